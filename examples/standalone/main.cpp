@@ -1,0 +1,187 @@
+// The standalone gateway: antechamber driven by a JSON configuration file.
+//
+//   standalone_gateway --config FILE
+//
+// Prints one line, "listening on ADDR:PORT admin ADDR:PORT", once both listeners are bound.
+// SIGINT or SIGTERM drains (stop accepting, finish in-flight requests and jobs within
+// shutdown_grace_ms) and exits 0; a second signal stops at once. Exit codes: 0 done,
+// 1 cannot listen, 2 bad command line or configuration.
+#include <ante/config/config.hpp>
+#include <ante/gateway.hpp>
+#include <ante/http/server.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view program = "standalone_gateway";
+
+void usage(std::ostream& out) {
+    out << "usage: " << program << " --config FILE\n"
+        << "  -c, --config FILE   the gateway's JSON configuration (see docs/configuration.md)\n"
+        << "  -h, --help          show this help\n";
+}
+
+// "host:port", with IPv6 literals bracketed so the last ':' always precedes the port.
+std::string endpoint_text(const std::string& address, std::uint16_t port) {
+    const bool v6 = address.find(':') != std::string::npos;
+    return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+// Everything the drain touches lives in main() until every io thread has been joined, so the
+// plain references below outlive this coroutine.
+asio::awaitable<void> drain(ante::http::Server& server, ante::Gateway& gateway, ante::http::Server& admin_server,
+                            ante::Gateway& admin, std::chrono::milliseconds grace, asio::io_context& io) {
+    spdlog::info("shutting down: draining for up to {} ms", grace.count());
+    co_await server.shutdown(grace);
+    co_await gateway.shutdown(grace);
+    // The admin listener last, so health checks keep answering while the drain runs.
+    const std::chrono::milliseconds admin_grace{500};
+    co_await admin_server.shutdown(admin_grace);
+    // Its workers too: a gateway whose workers were never stopped waits for them on destruction.
+    co_await admin.shutdown(admin_grace);
+    spdlog::info("shutdown complete");
+    io.stop();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help") {
+            usage(std::cout);
+            return 0;
+        }
+        if (arg == "-c" || arg == "--config") {
+            if (i + 1 == argc) {
+                std::cerr << program << ": " << arg << " needs a file name\n";
+                usage(std::cerr);
+                return 2;
+            }
+            config_path = argv[++i];
+        } else if (arg.starts_with("--config=")) {
+            config_path = arg.substr(std::string_view("--config=").size());
+        } else {
+            std::cerr << program << ": unknown argument '" << arg << "'\n";
+            usage(std::cerr);
+            return 2;
+        }
+    }
+    if (config_path.empty()) {
+        std::cerr << program << ": no configuration given\n";
+        usage(std::cerr);
+        return 2;
+    }
+
+    ante::GatewayConfig config;
+    try {
+        config = ante::load_config(config_path);
+    } catch (const ante::ConfigError& e) {
+        std::cerr << program << ": config error: " << e.what() << '\n';
+        return 2;
+    }
+
+    // Logs go to stderr: stdout carries only the "listening on" line that scripts read.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("antechamber"));
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+    asio::io_context io{static_cast<int>(config.io_threads)};
+    ante::Gateway gateway{io.get_executor(), config.gateway};
+    try {
+        ante::add_routes(config, gateway, io.get_executor());
+    } catch (const ante::ConfigError& e) {
+        std::cerr << program << ": config error: " << e.what() << '\n';
+        return 2;
+    }
+
+    // The admin side needs no pool of its own worth the name: one inline route.
+    ante::GatewayOptions admin_options;
+    admin_options.sync.threads = 1;
+    admin_options.async.workers = 1;
+    ante::Gateway admin{io.get_executor(), admin_options};
+    admin.route("GET", "/healthz", ante::inline_handler([](const ante::Request&, ante::Context&) {
+                    return ante::Response::json(200, nlohmann::json{{"status", "ok"}});
+                }));
+
+    ante::http::Server server{io.get_executor(), gateway, config.listen};
+    ante::http::Server admin_server{io.get_executor(), admin, config.admin};
+    const auto listen = [](ante::http::Server& s, const ante::http::ServerOptions& o, std::string_view what) {
+        try {
+            s.start();
+            return true;
+        } catch (const boost::system::system_error& e) {  // bind, listen, or a malformed address
+            std::cerr << program << ": cannot listen on " << endpoint_text(o.address, o.port) << " (" << what
+                      << "): " << e.code().message() << '\n';
+        } catch (const std::exception& e) {
+            std::cerr << program << ": cannot listen on " << endpoint_text(o.address, o.port) << " (" << what
+                      << "): " << e.what() << '\n';
+        }
+        return false;
+    };
+    // Bind before starting the gateways: started async workers wait for the io_context to run,
+    // so an early return after start() would hang in their destructors.
+    if (!listen(server, config.listen, "listen") || !listen(admin_server, config.admin, "admin")) return 1;
+    gateway.start();
+    admin.start();
+
+    std::cout << "listening on " << endpoint_text(config.listen.address, server.port()) << " admin "
+              << endpoint_text(config.admin.address, admin_server.port()) << std::endl;  // flush: a script waits for it
+
+    asio::signal_set signals{io, SIGINT, SIGTERM};
+    bool draining = false;
+    // Re-armed after the first signal so a second one can cut the drain short.
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            if (draining) {
+                spdlog::warn("signal {} during shutdown: stopping now", signal);
+                io.stop();
+                return;
+            }
+            draining = true;
+            spdlog::info("signal {} received", signal);
+            asio::co_spawn(io, drain(server, gateway, admin_server, admin, config.shutdown_grace, io),
+                           [&io](std::exception_ptr error) {
+                               if (!error) return;
+                               try {
+                                   std::rethrow_exception(error);
+                               } catch (const std::exception& e) {
+                                   spdlog::error("shutdown failed: {}", e.what());
+                               } catch (...) {
+                                   spdlog::error("shutdown failed");
+                               }
+                               io.stop();
+                           });
+            signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
+
+    std::vector<std::thread> threads;
+    threads.reserve(config.io_threads - 1);
+    for (std::size_t i = 1; i < config.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& t : threads) t.join();
+    return 0;
+}

@@ -1,0 +1,65 @@
+#pragma once
+/// \file
+/// The embedded status store: records in a map, bounded in count and in time.
+
+#include <ante/backend/status_store.hpp>
+#include <ante/core/clock.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace ante {
+
+struct MemoryStatusStoreOptions {
+    /// How long a finished record (and its result) stays readable.
+    std::chrono::seconds retention{3600};
+    /// Most records kept. When full, the oldest finished records are evicted early; when every
+    /// record is unfinished, `create` answers `Errc::store_full`.
+    std::size_t capacity = 100'000;
+};
+
+/// Thread-safe in-memory StatusStore. Expired records are purged as new ones arrive, in
+/// amortised constant time, so memory stays bounded without a sweeper thread.
+class MemoryStatusStore final : public StatusStore {
+public:
+    explicit MemoryStatusStore(MemoryStatusStoreOptions options = {},
+                               std::shared_ptr<const Clock> clock = Clock::real());
+
+    boost::asio::awaitable<Errc> create(JobRecord record) override;
+    boost::asio::awaitable<std::optional<JobRecord>> get(std::string id) override;
+    boost::asio::awaitable<void> update(JobRecord record) override;
+    boost::asio::awaitable<void> erase(std::string id) override;
+
+    struct Stats {
+        std::size_t entries = 0;
+        std::size_t bytes = 0;            ///< sum of the records' byte estimates
+        std::uint64_t expired = 0;        ///< finished records dropped at the end of retention
+        std::uint64_t evicted = 0;        ///< finished records dropped early to make room
+        std::uint64_t refused = 0;        ///< creates refused because only unfinished records were left
+    };
+    [[nodiscard]] Stats stats() const;
+
+private:
+    struct Entry {
+        JobRecord record;
+        SteadyTime expires_at = SteadyTime::max();  // max while unfinished
+    };
+    void purge_expired(SteadyTime now);            // caller holds mutex_
+    bool evict_oldest_finished();                  // caller holds mutex_
+    void drop(std::unordered_map<std::string, Entry>::iterator it);  // caller holds mutex_
+
+    const MemoryStatusStoreOptions options_;
+    const std::shared_ptr<const Clock> clock_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, Entry> entries_;
+    // Finished records in the order they finished: with one retention for all, that is also
+    // the order they expire in. Stale pairs (record erased or re-finished) are skipped.
+    std::deque<std::pair<SteadyTime, std::string>> finished_;
+    Stats stats_;
+};
+
+}  // namespace ante

@@ -1,0 +1,65 @@
+#pragma once
+/// \file
+/// Async jobs are data (DESIGN.md seam 4): a route name, the serialized request and metadata.
+/// No closure crosses the queue, so a queue can live in another process.
+
+#include <ante/core/clock.hpp>
+#include <ante/core/request.hpp>
+#include <ante/core/response.hpp>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ante {
+
+/// One unit of async work.
+struct Job {
+    static constexpr int format_version = 1;  ///< bumped when the serialized form changes
+
+    std::string id;              ///< unguessable, also the status resource's name
+    std::string route;           ///< the route whose handler runs the job
+    std::string correlation_id;  ///< the submitting request's, carried into the worker's logs
+    std::string request;         ///< the request, as `serialize(Request)` wrote it
+    int attempt = 0;             ///< attempts started so far
+    SystemTime enqueued_at{};
+};
+
+/// The lifecycle of a job as clients see it.
+enum class JobStatus { queued, running, succeeded, failed, dead_lettered, cancelled, expired };
+
+std::string_view to_string(JobStatus status) noexcept;
+/// True once the job will not change any more.
+bool is_final(JobStatus status) noexcept;
+
+/// What the status store keeps about a job.
+struct JobRecord {
+    std::string id;
+    std::string route;
+    JobStatus status = JobStatus::queued;
+    int attempts = 0;
+    SystemTime created{};
+    SystemTime updated{};
+    std::string error;                ///< why it failed, when it did
+    std::optional<Response> result;   ///< the handler's response, once there is one
+
+    /// A rough size in bytes, so caps can bound memory without measuring the process.
+    [[nodiscard]] std::size_t byte_estimate() const noexcept;
+};
+
+/// The status document `GET {jobs_path}/{id}` answers.
+nlohmann::json status_document(const JobRecord& record, std::string_view jobs_path);
+
+/// Requests travel in jobs as CBOR, so binary bodies survive unchanged.
+std::string serialize(const Request& request);
+/// Throws std::invalid_argument when `bytes` is not a serialized request.
+Request deserialize_request(std::string_view bytes);
+
+/// RFC 3339 UTC time with milliseconds, e.g. 2026-12-03T19:53:04.123Z.
+std::string format_time(SystemTime time);
+
+}  // namespace ante

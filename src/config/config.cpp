@@ -1,0 +1,519 @@
+#include <ante/config/config.hpp>
+
+#include <ante/router.hpp>
+
+#include <boost/asio/ip/address.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <set>
+#include <utility>
+
+namespace ante {
+
+ConfigError::ConfigError(std::string field, const std::string& reason)
+    : std::runtime_error(field.empty() ? reason : field + ": " + reason), field_(std::move(field)) {}
+
+namespace {
+
+using json = nlohmann::json;
+
+// Upper bounds that keep values sane: thread counts a machine can hold, and durations that
+// cannot overflow a steady_clock deadline (10 years).
+constexpr std::uint64_t max_threads = 1024;
+constexpr std::uint64_t max_count = std::numeric_limits<std::int64_t>::max();
+constexpr std::uint64_t max_seconds = 10ULL * 365 * 24 * 3600;
+constexpr std::uint64_t max_millis = max_seconds * 1000;
+
+constexpr std::string_view url_form = "expected \"http://host:port[/path]\"";
+
+[[noreturn]] void fail(std::string field, const std::string& reason) { throw ConfigError(std::move(field), reason); }
+
+// The offending value as JSON, cut short so a huge object does not flood the message.
+std::string describe(const json& value) {
+    std::string text = value.dump();
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    return text;
+}
+
+std::string json_quote(std::string_view s) { return describe(json(s)); }
+
+std::string member_path(std::string_view parent, std::string_view key) {
+    return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
+}
+
+std::string index_path(std::string_view parent, std::size_t i) {
+    return std::string(parent) + "[" + std::to_string(i) + "]";
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) out += separator;
+        out += item;
+    }
+    return out;
+}
+
+// One JSON object with its known field names. Unknown fields are rejected up front, so a
+// misspelt field is reported as such rather than as a missing required one.
+class Fields {
+public:
+    Fields(const json& object, std::string path, std::vector<std::string> known, std::string_view context = {})
+        : object_(object), path_(std::move(path)), known_(std::move(known)) {
+        if (!object_.is_object())
+            fail(path_.empty() ? "(document)" : path_, "expected an object, got " + describe(object_));
+        for (const auto& [key, value] : object_.items()) {
+            if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+            fail(member_path(path_, key),
+                 "unknown field" + std::string(context) + "; known fields: " + join(known_));
+        }
+    }
+
+    [[nodiscard]] std::string path(std::string_view key) const { return member_path(path_, key); }
+
+    // The value of `key`, or nullptr when it is absent.
+    [[nodiscard]] const json* find(std::string_view key) const {
+        auto it = object_.find(std::string(key));
+        return it == object_.end() ? nullptr : &*it;
+    }
+
+    [[nodiscard]] const json& required(std::string_view key) const {
+        const json* value = find(key);
+        if (!value) fail(path(key), "required field missing");
+        return *value;
+    }
+
+    // An integer in lo..hi. Bounded ranges (ports, statuses) are named in full in the message;
+    // open-ended ones say only the bound that was crossed.
+    std::uint64_t integer(std::string_view key, const json& value, std::uint64_t lo, std::uint64_t hi,
+                          bool show_range = false) const {
+        const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+        if (!value.is_number_integer())
+            fail(path(key), (show_range ? "expected an integer " + range : std::string("expected an integer")) +
+                                ", got " + describe(value));
+        const bool negative = !value.is_number_unsigned();
+        const std::uint64_t n = negative ? 0 : value.get<std::uint64_t>();
+        if (negative || n < lo)
+            fail(path(key), (show_range ? "expected an integer " + range : "must be at least " + std::to_string(lo)) +
+                                ", got " + describe(value));
+        if (n > hi)
+            fail(path(key), (show_range ? "expected an integer " + range : "must be at most " + std::to_string(hi)) +
+                                ", got " + describe(value));
+        return n;
+    }
+
+    template <class T>
+    void count(std::string_view key, T& out, std::uint64_t lo, std::uint64_t hi = max_count) const {
+        if (const json* v = find(key)) out = static_cast<T>(integer(key, *v, lo, hi));
+    }
+
+    void millis(std::string_view key, std::chrono::milliseconds& out, std::uint64_t lo) const {
+        if (const json* v = find(key))
+            out = std::chrono::milliseconds(static_cast<std::int64_t>(integer(key, *v, lo, max_millis)));
+    }
+
+    void seconds(std::string_view key, std::chrono::seconds& out, std::uint64_t lo) const {
+        if (const json* v = find(key))
+            out = std::chrono::seconds(static_cast<std::int64_t>(integer(key, *v, lo, max_seconds)));
+    }
+
+    void boolean(std::string_view key, bool& out) const {
+        const json* v = find(key);
+        if (!v) return;
+        if (!v->is_boolean()) fail(path(key), "expected true or false, got " + describe(*v));
+        out = v->get<bool>();
+    }
+
+    [[nodiscard]] std::string string_value(std::string_view key, const json& value, bool allow_empty) const {
+        if (!value.is_string()) fail(path(key), "expected a string, got " + describe(value));
+        std::string s = value.get<std::string>();
+        if (!allow_empty && s.empty()) fail(path(key), "must not be empty");
+        return s;
+    }
+
+    void string(std::string_view key, std::string& out, bool allow_empty = false) const {
+        if (const json* v = find(key)) out = string_value(key, *v, allow_empty);
+    }
+
+    [[nodiscard]] std::string required_string(std::string_view key) const {
+        return string_value(key, required(key), false);
+    }
+
+private:
+    const json& object_;
+    std::string path_;
+    std::vector<std::string> known_;
+};
+
+// Accepts only what the proxy can reach: http, a host, an optional port 1..65535 (80 when
+// absent, as the proxy assumes) and an optional base path. Returns the fault, or "".
+std::string upstream_fault(std::string_view url) {
+    constexpr std::string_view scheme = "http://";
+    if (!url.starts_with(scheme)) {
+        if (url.starts_with("https://")) return "https is not supported; only http";
+        return url.find("://") == std::string_view::npos ? "missing the http:// scheme" : "only http is supported";
+    }
+    std::string_view rest = url.substr(scheme.size());
+    const auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view base = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+    if (authority.find('@') != std::string_view::npos) return "user information is not allowed";
+    if (base.find_first_of("?#") != std::string_view::npos) return "a query or fragment is not allowed";
+    if (std::any_of(base.begin(), base.end(), [](unsigned char c) { return c <= ' ' || c >= 0x7f; }))
+        return "the path must not contain spaces or control characters";
+
+    std::string_view host = authority;
+    std::string_view port;
+    bool has_port = false;
+    if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) return "unclosed IPv6 bracket";
+        host = authority.substr(1, close - 1);
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return "junk after the IPv6 address";
+            port = after.substr(1);
+            has_port = true;
+        }
+        boost::system::error_code ec;
+        boost::asio::ip::make_address_v6(std::string(host), ec);
+        if (ec) return "bad IPv6 address";
+    } else {
+        if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+            host = authority.substr(0, colon);
+            port = authority.substr(colon + 1);
+            has_port = true;
+        }
+        const bool host_ok = std::all_of(host.begin(), host.end(), [](unsigned char c) {
+            return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+        });
+        if (!host_ok) return "bad character in the host";
+    }
+    if (host.empty()) return "missing the host";
+    if (has_port) {
+        unsigned value = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+            return "port must be 1..65535";
+    }
+    return {};
+}
+
+// RFC 9110 §5.6.2 token characters: what an HTTP method may be made of.
+bool is_token(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+        return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    });
+}
+
+http::ServerOptions parse_server(const json& value, const std::string& path, http::ServerOptions out) {
+    const Fields f(value, path,
+                   {"address", "port", "header_limit", "body_limit", "header_timeout_ms", "body_timeout_ms",
+                    "idle_timeout_ms", "max_connections", "access_log"});
+    f.string("address", out.address);
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(out.address, ec);
+    if (ec) fail(f.path("address"), "expected an IP address, got " + json_quote(out.address));
+    if (const json* v = f.find("port")) out.port = static_cast<std::uint16_t>(f.integer("port", *v, 0, 65535, true));
+    f.count("header_limit", out.header_limit, 1);
+    f.count("body_limit", out.body_limit, 0);
+    f.millis("header_timeout_ms", out.header_timeout, 1);
+    f.millis("body_timeout_ms", out.body_timeout, 1);
+    f.millis("idle_timeout_ms", out.idle_timeout, 1);
+    f.count("max_connections", out.max_connections, 1);
+    f.boolean("access_log", out.access_log);
+    return out;
+}
+
+void parse_sync(const json& value, SyncDispatcherOptions& out) {
+    const Fields f(value, "sync", {"threads", "queue", "concurrency", "retry_after_s"});
+    f.count("threads", out.threads, 1, max_threads);
+    f.count("queue", out.queue, 0);
+    f.count("concurrency", out.concurrency, 1);
+    f.seconds("retry_after_s", out.retry_after, 0);
+}
+
+void parse_async(const json& value, GatewayOptions& out) {
+    const Fields f(value, "async",
+                   {"workers", "queue_capacity", "retry_after_s", "jobs_path", "job_retention_s", "job_records"});
+    f.count("workers", out.async.workers, 1, 100'000);
+    f.count("queue_capacity", out.async.queue_capacity, 1);
+    f.seconds("retry_after_s", out.async.retry_after, 0);
+    if (const json* v = f.find("jobs_path")) {
+        std::string jobs = f.string_value("jobs_path", *v, false);
+        // The status routes are "{jobs_path}/{id}": the prefix must be a literal path.
+        const bool ok = jobs.front() == '/' && jobs.back() != '/' &&
+                        jobs.find_first_of("{}?# ") == std::string::npos;
+        if (!ok) fail(f.path("jobs_path"), "expected a path such as \"/jobs\" (leading '/', no trailing '/', "
+                                           "no parameters), got " + json_quote(jobs));
+        out.async.jobs_path = std::move(jobs);
+    }
+    f.seconds("job_retention_s", out.job_retention, 1);
+    f.count("job_records", out.job_records, 1);
+}
+
+HandlerConfig parse_handler(const json& value, const std::string& path) {
+    if (!value.is_object()) fail(path, "expected an object, got " + describe(value));
+    HandlerConfig out;
+    const json* type = value.contains("type") ? &value["type"] : nullptr;
+    if (!type) fail(member_path(path, "type"), "required field missing (\"proxy\", \"static\" or \"echo\")");
+    const std::string name = type->is_string() ? type->get<std::string>() : std::string();
+    if (name == "proxy") {
+        out.type = HandlerType::proxy;
+        const Fields f(value, path, {"type", "upstream", "max_idle_connections", "response_body_limit"},
+                       " for handler type \"proxy\"");
+        out.proxy.upstream = f.required_string("upstream");
+        if (auto fault = upstream_fault(out.proxy.upstream); !fault.empty())
+            fail(f.path("upstream"), std::string(url_form) + ", got " + json_quote(out.proxy.upstream) + " (" + fault + ")");
+        f.count("max_idle_connections", out.proxy.max_idle_connections, 0);
+        f.count("response_body_limit", out.proxy.response_body_limit, 1);
+    } else if (name == "static") {
+        out.type = HandlerType::static_response;
+        const Fields f(value, path, {"type", "status", "body", "content_type"}, " for handler type \"static\"");
+        if (const json* v = f.find("status")) out.static_response.status = static_cast<int>(f.integer("status", *v, 100, 599, true));
+        f.string("body", out.static_response.body, true);
+        f.string("content_type", out.static_response.content_type);
+    } else if (name == "echo") {
+        out.type = HandlerType::echo;
+        const Fields f(value, path, {"type"}, " for handler type \"echo\"");
+    } else {
+        fail(member_path(path, "type"), "expected \"proxy\", \"static\" or \"echo\", got " + describe(*type));
+    }
+    return out;
+}
+
+RouteConfig parse_route(const json& value, const std::string& path) {
+    const Fields f(value, path, {"name", "method", "path", "dispatch", "timeout_ms", "handler"});
+    RouteConfig out;
+    f.string("name", out.name);
+    out.method = f.required_string("method");
+    if (out.method != "*" && !is_token(out.method))
+        fail(f.path("method"), "expected an HTTP method such as \"GET\" or \"*\", got " + json_quote(out.method));
+    out.path = f.required_string("path");
+    try {
+        const PathPattern pattern{out.path};  // the router's own check, so both agree
+    } catch (const std::invalid_argument& e) {
+        fail(f.path("path"), e.what());
+    }
+    if (const json* v = f.find("dispatch")) {
+        const std::string d = v->is_string() ? v->get<std::string>() : std::string();
+        if (d == "sync") out.dispatch = Dispatch::sync;
+        else if (d == "async") out.dispatch = Dispatch::async;
+        else fail(f.path("dispatch"), "expected \"sync\" or \"async\", got " + describe(*v));
+    }
+    f.millis("timeout_ms", out.timeout, 1);
+    out.handler = parse_handler(f.required("handler"), f.path("handler"));
+    if (out.name.empty()) out.name = out.method + " " + out.path;  // Gateway::add's default, made visible
+    return out;
+}
+
+constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+
+GatewayConfig parse_document(const json& doc) {
+    const Fields f(doc, "", {"listen", "admin", "io_threads", "shutdown_grace_ms", "log_level", "sync", "async", "routes"});
+    GatewayConfig out;
+    if (const json* v = f.find("listen")) out.listen = parse_server(*v, "listen", out.listen);
+    if (const json* v = f.find("admin")) out.admin = parse_server(*v, "admin", out.admin);
+    f.count("io_threads", out.io_threads, 1, max_threads);
+    f.millis("shutdown_grace_ms", out.shutdown_grace, 0);
+    if (const json* v = f.find("log_level")) {
+        const std::string level = v->is_string() ? v->get<std::string>() : std::string();
+        if (std::find(log_levels.begin(), log_levels.end(), level) == log_levels.end()) {
+            std::string names;
+            for (auto l : log_levels) names += (names.empty() ? "" : ", ") + json_quote(l);
+            fail("log_level", "expected one of " + names + ", got " + describe(*v));
+        }
+        out.log_level = level;
+    }
+    if (const json* v = f.find("sync")) parse_sync(*v, out.gateway.sync);
+    if (const json* v = f.find("async")) parse_async(*v, out.gateway);
+
+    const json& routes = f.required("routes");
+    if (!routes.is_array() || routes.empty())
+        fail("routes", "expected a non-empty array of routes, got " + describe(routes));
+    std::set<std::string, std::less<>> names;
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+        const std::string path = index_path("routes", i);
+        RouteConfig route = parse_route(routes[i], path);
+        // Jobs find their route by name, so two routes must never share one.
+        if (!names.insert(route.name).second)
+            fail(member_path(path, "name"), "duplicate route name " + json_quote(route.name));
+        out.routes.push_back(std::move(route));
+    }
+    return out;
+}
+
+// Line and column (1-based) of a byte offset, for a syntax error a person can find.
+std::pair<std::size_t, std::size_t> line_column(std::string_view text, std::size_t byte) {
+    byte = std::min(byte, text.size());
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < byte; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+    }
+    return {line, column};
+}
+
+// Rejects a field given twice in one object: nlohmann keeps the last silently, which would
+// hide a copy-paste mistake.
+class DuplicateKeyCheck {
+public:
+    bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+        using E = json::parse_event_t;
+        if (event == E::object_start || event == E::array_start || event == E::value) {
+            if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
+        }
+        switch (event) {
+        case E::object_start: frames_.push_back(Frame{false, 0, {}, {}}); break;
+        case E::array_start: frames_.push_back(Frame{true, 0, {}, {}}); break;
+        case E::object_end:
+        case E::array_end:
+            if (!frames_.empty()) frames_.pop_back();
+            break;
+        case E::key: {
+            Frame& top = frames_.back();
+            top.key = parsed.get<std::string>();
+            if (!top.keys.insert(top.key).second) fail(path(), "field given twice");
+            break;
+        }
+        case E::value: break;
+        }
+        return true;
+    }
+
+private:
+    struct Frame {
+        bool is_array;
+        std::size_t index;  // elements seen so far (arrays)
+        std::string key;    // the current key (objects)
+        std::set<std::string, std::less<>> keys;
+    };
+
+    [[nodiscard]] std::string path() const {
+        std::string out;
+        for (const Frame& f : frames_)
+            out = f.is_array ? index_path(out, f.index - 1) : member_path(out, f.key);
+        return out;
+    }
+
+    std::vector<Frame> frames_;
+};
+
+}  // namespace
+
+GatewayConfig parse_config(std::string_view json_text) {
+    json doc;
+    try {
+        // Captured by reference: json::parse copies the callback, and the state must be one.
+        DuplicateKeyCheck check;
+        doc = json::parse(json_text.begin(), json_text.end(),
+                          [&check](int depth, json::parse_event_t event, json& parsed) {
+                              return check(depth, event, parsed);
+                          });
+    } catch (const json::parse_error& e) {
+        // e.what() reads "[json.exception.parse_error.101] parse error at line L, column C: reason".
+        std::string reason = e.what();
+        if (auto colon = reason.find(": "); colon != std::string::npos) reason.erase(0, colon + 2);
+        const std::size_t byte = e.byte > 0 ? e.byte - 1 : 0;  // nlohmann counts from 1
+        const auto [line, column] = line_column(json_text, byte);
+        fail("", "invalid JSON at byte " + std::to_string(byte) + " (line " + std::to_string(line) + ", column " +
+                     std::to_string(column) + "): " + reason);
+    }
+    return parse_document(doc);
+}
+
+GatewayConfig load_config(const std::filesystem::path& file) {
+    auto cannot_read = [&](int error) {
+        fail("", "cannot read config file " + json_quote(file.string()) + ": " + std::strerror(error));
+    };
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
+    if (!f) cannot_read(errno);
+    std::string text;
+    std::array<char, 8192> buffer{};
+    for (;;) {
+        const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), f.get());
+        text.append(buffer.data(), n);
+        if (n < buffer.size()) {
+            if (std::ferror(f.get())) cannot_read(errno);  // e.g. EISDIR: fopen accepts a directory
+            break;
+        }
+    }
+    return parse_config(text);
+}
+
+namespace {
+
+Handler build_handler(const RouteConfig& route, const std::string& path, boost::asio::any_io_executor executor) {
+    switch (route.handler.type) {
+    case HandlerType::proxy:
+        try {
+            return http::proxy_handler(std::move(executor), route.handler.proxy);
+        } catch (const std::invalid_argument& e) {
+            fail(path + ".handler.upstream", e.what());
+        }
+    case HandlerType::static_response: {
+        // Built once: the handler copies it per call rather than formatting anew.
+        Response fixed;
+        fixed.status = route.handler.static_response.status;
+        fixed.body = route.handler.static_response.body;
+        fixed.headers.set("Content-Type", route.handler.static_response.content_type);
+        return inline_handler([fixed = std::move(fixed)](const Request&, Context&) { return fixed; });
+    }
+    case HandlerType::echo:
+        return blocking_handler([](const Request& request, Context&) {
+            // Header names lowercased and repeats joined, so clients can index them directly.
+            json headers = json::object();
+            for (const auto& [name, value] : request.headers) {
+                std::string key = name;
+                std::transform(key.begin(), key.end(), key.begin(),
+                               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+                auto it = headers.find(key);
+                if (it == headers.end()) headers[key] = value;
+                else *it = it->get<std::string>() + ", " + value;
+            }
+            return Response::json(200, json{{"method", request.method},
+                                            {"target", request.target},
+                                            {"body", request.body},
+                                            {"headers", std::move(headers)}});
+        });
+    }
+    fail(path + ".handler.type", "unsupported handler type");
+}
+
+}  // namespace
+
+void add_routes(const GatewayConfig& config, Gateway& gateway, boost::asio::any_io_executor executor) {
+    for (std::size_t i = 0; i < config.routes.size(); ++i) {
+        const RouteConfig& rc = config.routes[i];
+        const std::string path = index_path("routes", i);
+        Route route;
+        route.name = rc.name;
+        route.method = rc.method;
+        route.pattern = rc.path;
+        route.handler = build_handler(rc, path, executor);
+        route.dispatch = rc.dispatch;
+        route.timeout = rc.timeout;
+        try {
+            gateway.add(std::move(route));
+        } catch (const std::invalid_argument& e) {
+            fail(path, e.what());
+        }
+    }
+}
+
+}  // namespace ante

@@ -1,0 +1,115 @@
+#include <ante/router.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace ante {
+
+namespace {
+
+// Splits "/a/b/c" into {"a","b","c"}; a trailing slash yields a final empty segment.
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> parts;
+    if (path.empty() || path.front() != '/') return parts;
+    path.remove_prefix(1);
+    for (;;) {
+        auto slash = path.find('/');
+        parts.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
+    }
+    return parts;
+}
+
+bool method_matches(std::string_view route_method, std::string_view method) {
+    return route_method == "*" || route_method == method;
+}
+
+}  // namespace
+
+PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
+    if (pattern.empty() || pattern.front() != '/')
+        throw std::invalid_argument("path pattern '" + text_ + "' must start with '/'");
+    auto parts = split_path(pattern);
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        std::string_view part = parts[i];
+        Segment seg;
+        if (part.size() >= 2 && part.front() == '{' && part.back() == '}') {
+            std::string_view name = part.substr(1, part.size() - 2);
+            if (name.size() > 3 && name.substr(name.size() - 3) == "...") {
+                if (i + 1 != parts.size())
+                    throw std::invalid_argument("path pattern '" + text_ + "': '{" + std::string(name) +
+                                                "}' must be the last segment");
+                name.remove_suffix(3);
+                seg.is_rest = true;
+            }
+            if (name.empty() || name.find_first_of("{}/") != std::string_view::npos)
+                throw std::invalid_argument("path pattern '" + text_ + "': bad parameter name '" +
+                                            std::string(name) + "'");
+            seg.is_param = true;
+            seg.text = name;
+        } else {
+            if (part.find_first_of("{}") != std::string_view::npos)
+                throw std::invalid_argument("path pattern '" + text_ + "': a parameter must fill a whole segment");
+            seg.text = part;
+        }
+        segments_.push_back(std::move(seg));
+    }
+}
+
+bool PathPattern::match(std::string_view path, PathParams& params) const {
+    auto parts = split_path(path);
+    if (parts.empty()) return false;
+    PathParams found;
+    for (std::size_t i = 0; i < segments_.size(); ++i) {
+        const Segment& seg = segments_[i];
+        if (seg.is_rest) {
+            if (i >= parts.size()) return false;
+            // The rest of the path, slashes included, from this segment on.
+            std::string_view rest{parts[i].data(), static_cast<std::size_t>(path.data() + path.size() - parts[i].data())};
+            found.emplace(seg.text, rest);
+            params = std::move(found);
+            return true;
+        }
+        if (i >= parts.size()) return false;
+        if (seg.is_param) {
+            if (parts[i].empty()) return false;
+            found.emplace(seg.text, parts[i]);
+        } else if (parts[i] != seg.text) {
+            return false;
+        }
+    }
+    if (parts.size() != segments_.size()) return false;
+    params = std::move(found);
+    return true;
+}
+
+std::size_t Router::add(std::string method, std::string_view pattern) {
+    entries_.push_back(Entry{std::move(method), PathPattern{pattern}});
+    return entries_.size() - 1;
+}
+
+RouteMatch Router::match(std::string_view method, std::string_view path) const {
+    RouteMatch result;
+    std::vector<std::string_view> allowed;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+        PathParams params;
+        if (!entries_[i].pattern.match(path, params)) continue;
+        if (method_matches(entries_[i].method, method)) {
+            result.kind = RouteMatch::Kind::found;
+            result.index = i;
+            result.params = std::move(params);
+            return result;
+        }
+        result.kind = RouteMatch::Kind::method_not_allowed;
+        if (std::find(allowed.begin(), allowed.end(), entries_[i].method) == allowed.end())
+            allowed.push_back(entries_[i].method);
+    }
+    for (std::string_view m : allowed) {
+        if (!result.allow.empty()) result.allow += ", ";
+        result.allow += m;
+    }
+    return result;
+}
+
+}  // namespace ante

@@ -1,0 +1,98 @@
+#include <ante/dispatch/job.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <stdexcept>
+
+namespace ante {
+
+std::string_view to_string(JobStatus status) noexcept {
+    switch (status) {
+        case JobStatus::queued: return "queued";
+        case JobStatus::running: return "running";
+        case JobStatus::succeeded: return "succeeded";
+        case JobStatus::failed: return "failed";
+        case JobStatus::dead_lettered: return "dead_lettered";
+        case JobStatus::cancelled: return "cancelled";
+        case JobStatus::expired: return "expired";
+    }
+    return "unknown";
+}
+
+bool is_final(JobStatus status) noexcept {
+    return status != JobStatus::queued && status != JobStatus::running;
+}
+
+std::size_t JobRecord::byte_estimate() const noexcept {
+    constexpr std::size_t fixed = sizeof(JobRecord) + 64;  // the record plus map-node overhead
+    std::size_t bytes = fixed + id.size() + route.size() + error.size();
+    if (result) {
+        bytes += sizeof(Response) + result->body.size();
+        for (const auto& [name, value] : result->headers) bytes += name.size() + value.size() + 64;
+    }
+    return bytes;
+}
+
+std::string format_time(SystemTime time) {
+    using namespace std::chrono;
+    auto ms = duration_cast<milliseconds>(time.time_since_epoch()).count();
+    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[32];
+    std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms % 1000));
+    return text;
+}
+
+nlohmann::json status_document(const JobRecord& record, std::string_view jobs_path) {
+    nlohmann::json doc{
+        {"id", record.id},
+        {"route", record.route},
+        {"status", to_string(record.status)},
+        {"attempts", record.attempts},
+        {"created", format_time(record.created)},
+        {"updated", format_time(record.updated)},
+        {"status_url", std::string(jobs_path) + "/" + record.id},
+    };
+    if (!record.error.empty()) doc["error"] = record.error;
+    if (record.result) doc["result_url"] = std::string(jobs_path) + "/" + record.id + "/result";
+    return doc;
+}
+
+std::string serialize(const Request& request) {
+    nlohmann::json headers = nlohmann::json::array();
+    for (const auto& [name, value] : request.headers) headers.push_back({name, value});
+    nlohmann::json doc{
+        {"v", Job::format_version},
+        {"method", request.method},
+        {"target", request.target},
+        {"headers", std::move(headers)},
+        {"body", nlohmann::json::binary({request.body.begin(), request.body.end()})},
+        {"remote", request.remote_address},
+    };
+    auto bytes = nlohmann::json::to_cbor(doc);
+    return {bytes.begin(), bytes.end()};
+}
+
+Request deserialize_request(std::string_view bytes) {
+    try {
+        auto doc = nlohmann::json::from_cbor(bytes.begin(), bytes.end());
+        if (doc.at("v").get<int>() != Job::format_version)
+            throw std::invalid_argument("unsupported job format version " + doc.at("v").dump());
+        Request request;
+        request.method = doc.at("method").get<std::string>();
+        request.target = doc.at("target").get<std::string>();
+        for (const auto& field : doc.at("headers"))
+            request.headers.add(field.at(0).get<std::string>(), field.at(1).get<std::string>());
+        const auto& body = doc.at("body").get_binary();
+        request.body.assign(body.begin(), body.end());
+        request.remote_address = doc.at("remote").get<std::string>();
+        return request;
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(std::string("malformed serialized request: ") + e.what());
+    }
+}
+
+}  // namespace ante

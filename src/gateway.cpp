@@ -1,0 +1,122 @@
+#include <ante/backend/memory/memory_job_queue.hpp>
+#include <ante/backend/memory/memory_status_store.hpp>
+#include <ante/core/correlation_id.hpp>
+#include <ante/core/problem.hpp>
+#include <ante/gateway.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace ante {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::shared_ptr<JobQueue> queue_or_default(const GatewayOptions& o) {
+    return o.queue ? o.queue : std::make_shared<MemoryJobQueue>(o.async.queue_capacity);
+}
+
+std::shared_ptr<StatusStore> store_or_default(const GatewayOptions& o) {
+    return o.store ? o.store
+                   : std::make_shared<MemoryStatusStore>(
+                         MemoryStatusStoreOptions{.retention = o.job_retention, .capacity = o.job_records}, o.clock);
+}
+
+}  // namespace
+
+Gateway::Gateway(asio::any_io_executor executor, GatewayOptions options)
+    : executor_(executor),
+      clock_(options.clock),
+      sync_(options.sync),
+      async_(executor, options.async, queue_or_default(options), store_or_default(options),
+             [this](std::string_view name, std::string_view path, PathParams& params) {
+                 return find_async_route(name, path, params);
+             },
+             options.clock) {}
+
+Gateway::~Gateway() = default;
+
+Gateway& Gateway::add(Route route) {
+    if (started_) throw std::logic_error("routes must be added before Gateway::start()");
+    if (route.name.empty()) route.name = route.method + " " + route.pattern;
+    if (std::any_of(routes_.begin(), routes_.end(), [&](const Route& r) { return r.name == route.name; }))
+        throw std::invalid_argument("duplicate route name '" + route.name + "'");
+    if (route.dispatch == Dispatch::async) add_job_routes();
+    router_.add(route.method, route.pattern);
+    routes_.push_back(std::move(route));
+    return *this;
+}
+
+Gateway& Gateway::route(std::string method, std::string pattern, Handler handler, Dispatch dispatch) {
+    return add(Route{.name = {}, .method = std::move(method), .pattern = std::move(pattern),
+                     .handler = std::move(handler), .dispatch = dispatch});
+}
+
+void Gateway::add_job_routes() {
+    if (job_routes_added_) return;
+    job_routes_added_ = true;
+    const std::string& base = async_.options().jobs_path;
+    add(Route{.name = "ante.job_status", .method = "GET", .pattern = base + "/{id}",
+              .handler = awaitable_handler([this](Request, Context ctx) -> asio::awaitable<Response> {
+                  co_return co_await async_.status(std::string(ctx.param("id")), ctx.correlation_id);
+              })});
+    add(Route{.name = "ante.job_result", .method = "GET", .pattern = base + "/{id}/result",
+              .handler = awaitable_handler([this](Request, Context ctx) -> asio::awaitable<Response> {
+                  co_return co_await async_.result(std::string(ctx.param("id")), ctx.correlation_id);
+              })});
+}
+
+void Gateway::start() {
+    if (started_) return;
+    started_ = true;
+    async_.start();
+}
+
+const Route* Gateway::find_async_route(std::string_view name, std::string_view path, PathParams& params) const {
+    for (const Route& r : routes_) {
+        if (r.name != name || r.dispatch != Dispatch::async) continue;
+        return PathPattern{r.pattern}.match(path, params) ? &r : nullptr;
+    }
+    return nullptr;
+}
+
+Response Gateway::internal_error_response() {
+    return problem(Errc::handler_failed, "the gateway failed to produce a response", "");
+}
+
+asio::awaitable<Response> Gateway::dispatch(Request request) {
+    Context ctx;
+    if (auto sent = request.headers.get("X-Request-Id"); sent && is_valid_correlation_id(*sent)) {
+        ctx.correlation_id = *sent;
+    } else {
+        ctx.correlation_id = generate_id();
+        request.headers.set("X-Request-Id", ctx.correlation_id);  // so the upstream sees the same ID
+    }
+    RouteMatch match = router_.match(request.method, request.path());
+    Response response;
+    if (match.kind == RouteMatch::Kind::not_found) {
+        response = problem(Errc::not_found, "no route matches this path", ctx.correlation_id);
+    } else if (match.kind == RouteMatch::Kind::method_not_allowed) {
+        response = problem(Errc::method_not_allowed, "this path does not accept " + request.method,
+                           ctx.correlation_id);
+        response.headers.set("Allow", match.allow);
+    } else {
+        const Route& route = routes_[match.index];
+        ctx.route = route.name;
+        ctx.params = std::move(match.params);
+        ctx.deadline = clock_->steady_now() + route.timeout;
+        std::string id = ctx.correlation_id;
+        if (route.dispatch == Dispatch::sync)
+            response = co_await sync_.dispatch(route.handler, std::move(request), std::move(ctx));
+        else
+            response = co_await async_.submit(route, std::move(request), std::move(ctx));
+        ctx.correlation_id = std::move(id);
+    }
+    response.headers.set("X-Request-Id", ctx.correlation_id);
+    co_return response;
+}
+
+asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds grace) { co_await async_.shutdown(grace); }
+
+}  // namespace ante

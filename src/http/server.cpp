@@ -1,0 +1,288 @@
+#include "message.hpp"
+
+#include <ante/core/problem.hpp>
+#include <ante/http/server.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+namespace ante::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// One accepted connection. `idle` (touched only on the connection's strand) says it is waiting
+// for the first byte of a request, so shutdown may close it without cutting a request short.
+struct Connection {
+    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    std::string remote;
+    bool idle = false;
+};
+
+Request to_request(bhttp::request<bhttp::string_body>&& message, std::string remote) {
+    Request request;
+    request.method = message.method_string();
+    request.target = message.target();
+    for (const auto& field : message) request.headers.add(field.name_string(), field.value());
+    request.body = std::move(message.body());
+    request.remote_address = std::move(remote);
+    return request;
+}
+
+bhttp::response<bhttp::string_body> to_message(Response&& response, unsigned version) {
+    int status = response.status;
+    if (status < 100 || status > 999) {  // a handler's nonsense must not reach the wire
+        spdlog::error("a handler answered the invalid status {}; sending 500", status);
+        status = 500;
+    }
+    bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(status), version};
+    detail::copy_end_to_end(response.headers, message.base());
+    message.body() = std::move(response.body);
+    message.prepare_payload();
+    return message;
+}
+
+// The answer to a request that could not be read; nothing for a peer that went away.
+std::optional<Response> answer_read_error(const error_code& ec) {
+    if (ec == bhttp::error::header_limit)
+        return problem(Errc::headers_too_large, "the request's header block is above the limit", "");
+    if (ec == bhttp::error::body_limit)
+        return problem(Errc::payload_too_large, "the request's body is above the limit", "");
+    if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+        ec != bhttp::error::end_of_stream &&
+        ec != bhttp::error::partial_message)
+        return problem(Errc::bad_request, "malformed HTTP request: " + ec.message(), "");
+    return std::nullopt;
+}
+
+// Shutdown is rare: a short poll keeps it simple and bounded.
+asio::awaitable<void> wait_for_zero(const std::atomic<std::size_t>& count, std::chrono::milliseconds limit) {
+    asio::steady_timer tick{co_await asio::this_coro::executor};
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (count.load() > 0 && std::chrono::steady_clock::now() < until) {
+        tick.expires_after(std::chrono::milliseconds(10));
+        co_await tick.async_wait(use_tuple);
+    }
+}
+
+}  // namespace
+
+struct Server::State : std::enable_shared_from_this<State> {
+    State(asio::any_io_executor ex, Gateway& gw, ServerOptions opts)
+        : executor(std::move(ex)), acceptor(asio::make_strand(executor)), gateway(gw), options(std::move(opts)) {}
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> serve(std::shared_ptr<Connection> conn);
+    asio::awaitable<void> refuse(tcp::socket socket);
+    void for_each_connection(std::function<void(Connection&)> action);
+
+    asio::any_io_executor executor;
+    tcp::acceptor acceptor;
+    Gateway& gateway;
+    ServerOptions options;
+    std::uint16_t port = 0;
+    std::atomic<std::size_t> connections{0};
+    std::atomic<bool> draining{false};
+    std::mutex registry_mutex;
+    std::unordered_map<Connection*, std::weak_ptr<Connection>> registry;
+};
+
+void Server::State::for_each_connection(std::function<void(Connection&)> action) {
+    std::lock_guard lock(registry_mutex);
+    for (auto& [raw, weak] : registry) {
+        if (auto conn = weak.lock())
+            asio::post(conn->stream.get_executor(), [conn, action] { action(*conn); });
+    }
+}
+
+asio::awaitable<void> Server::State::accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor), use_tuple);
+        if (ec) {
+            if (!acceptor.is_open() || draining) break;
+            spdlog::warn("accept failed: {}", ec.message());  // e.g. out of descriptors: back off briefly
+            asio::steady_timer pause{acceptor.get_executor(), std::chrono::milliseconds(50)};
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        if (connections.fetch_add(1) >= options.max_connections) {
+            connections.fetch_sub(1);
+            auto ex = socket.get_executor();
+            asio::co_spawn(ex, refuse(std::move(socket)), asio::detached);
+            continue;
+        }
+        auto conn = std::make_shared<Connection>(std::move(socket));
+        error_code ignored;
+        conn->remote = conn->stream.socket().remote_endpoint(ignored).address().to_string(ignored);
+        asio::co_spawn(conn->stream.get_executor(), serve(conn), asio::detached);
+    }
+}
+
+asio::awaitable<void> Server::State::refuse(tcp::socket socket) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream{std::move(socket)};
+    Response r = problem(Errc::overloaded, "too many connections", "");
+    r.headers.set("Retry-After", "1");
+    auto message = to_message(std::move(r), 11);
+    message.keep_alive(false);
+    stream.expires_after(std::chrono::seconds(5));
+    co_await bhttp::async_write(stream, message, use_tuple);
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+asio::awaitable<void> Server::State::serve(std::shared_ptr<Connection> conn) {
+    auto self = shared_from_this();
+    {
+        std::lock_guard lock(registry_mutex);
+        registry.emplace(conn.get(), conn);
+    }
+    beast::tcp_stream& stream = conn->stream;
+    beast::flat_buffer buffer;
+    bool first = true;
+    for (;;) {
+        if (buffer.size() == 0) {
+            // Waiting for a request to begin: the idle timeout applies, and shutdown may close us.
+            conn->idle = true;
+            if (draining) break;
+            stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            conn->idle = false;
+            if (ec) break;
+            buffer.commit(n);
+        }
+        first = false;
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+        parser.body_limit(options.body_limit);  // checked against Content-Length with the header
+        stream.expires_after(options.header_timeout);
+        auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        error_code ec = hec;
+        if (!ec && !parser.is_done()) {
+            if (auto expect = parser.get()[bhttp::field::expect]; iequals(expect, "100-continue")) {
+                bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, parser.get().version()};
+                auto [cec, cn] = co_await bhttp::async_write(stream, go_on, use_tuple);
+                if (cec) break;
+            }
+            stream.expires_after(options.body_timeout);
+            auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+            ec = bec;
+        }
+        if (ec) {
+            if (auto answer = answer_read_error(ec)) {
+                auto message = to_message(std::move(*answer), 11);
+                message.keep_alive(false);
+                stream.expires_after(options.idle_timeout);
+                co_await bhttp::async_write(stream, message, use_tuple);
+                if (options.access_log) spdlog::info("{} - {} ({})", conn->remote, message.result_int(), ec.message());
+            }
+            break;
+        }
+        auto incoming = parser.release();
+        const bool head = incoming.method() == bhttp::verb::head;
+        const unsigned version = incoming.version();
+        bool keep_alive = incoming.keep_alive();
+        std::string method{incoming.method_string()}, target{incoming.target()};
+        const auto started = std::chrono::steady_clock::now();
+        Response response = co_await gateway.dispatch(to_request(std::move(incoming), conn->remote));
+        const std::string id{response.headers.get("X-Request-Id").value_or("-")};
+        auto message = to_message(std::move(response), version);
+        message.keep_alive(keep_alive && !draining);
+        keep_alive = message.keep_alive();
+        stream.expires_after(options.idle_timeout);
+        error_code wec;
+        if (head) {
+            bhttp::response_serializer<bhttp::string_body> serializer{message};
+            auto [e, n] = co_await bhttp::async_write_header(stream, serializer, use_tuple);
+            wec = e;
+        } else {
+            auto [e, n] = co_await bhttp::async_write(stream, message, use_tuple);
+            wec = e;
+        }
+        if (options.access_log) {
+            const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - started;
+            spdlog::info("[{}] {} \"{} {}\" {} {:.2f} ms", id, conn->remote, method, target, message.result_int(),
+                         took.count());
+        }
+        if (wec || !keep_alive) break;
+    }
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+    {
+        std::lock_guard lock(registry_mutex);
+        registry.erase(conn.get());
+    }
+    connections.fetch_sub(1);
+}
+
+Server::Server(asio::any_io_executor executor, Gateway& gateway, ServerOptions options)
+    : state_(std::make_shared<State>(std::move(executor), gateway, std::move(options))) {}
+
+Server::~Server() {
+    asio::post(state_->acceptor.get_executor(), [s = state_] {
+        error_code e;
+        s->acceptor.close(e);
+    });
+}
+
+void Server::start() {
+    auto& s = *state_;
+    tcp::endpoint endpoint{asio::ip::make_address(s.options.address), s.options.port};
+    s.acceptor.open(endpoint.protocol());
+    s.acceptor.set_option(tcp::acceptor::reuse_address(true));
+    s.acceptor.bind(endpoint);
+    s.acceptor.listen(asio::socket_base::max_listen_connections);
+    s.port = s.acceptor.local_endpoint().port();
+    asio::co_spawn(s.acceptor.get_executor(), s.accept_loop(), asio::detached);
+}
+
+std::uint16_t Server::port() const noexcept { return state_->port; }
+
+std::size_t Server::connections() const noexcept { return state_->connections.load(); }
+
+asio::awaitable<void> Server::shutdown(std::chrono::milliseconds grace) {
+    auto s = state_;
+    s->draining = true;
+    asio::post(s->acceptor.get_executor(), [s] {
+        error_code ignored;
+        s->acceptor.close(ignored);
+    });
+    s->for_each_connection([](Connection& c) {
+        if (c.idle) c.stream.cancel();
+    });
+    co_await wait_for_zero(s->connections, grace);
+    if (s->connections.load() > 0) {
+        spdlog::warn("closing {} connection(s) still busy after the {} ms grace period", s->connections.load(),
+                     grace.count());
+        s->for_each_connection([](Connection& c) { c.stream.cancel(); });
+        co_await wait_for_zero(s->connections, std::chrono::seconds(1));
+    }
+}
+
+}  // namespace ante::http

@@ -1,0 +1,147 @@
+#include <ante/gateway.hpp>
+#include <ante/http/proxy.hpp>
+#include <ante/http/server.hpp>
+
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+#include "support/io_runner.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+
+using namespace ante;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+// A free loopback port that nothing listens on (bound, then released).
+std::uint16_t unused_port() {
+    asio::io_context io;
+    asio::ip::tcp::acceptor a{io, {asio::ip::make_address("127.0.0.1"), 0}};
+    return a.local_endpoint().port();
+}
+
+// The real example upstream as a child process, the gateway in front of it over real sockets.
+class ProxyTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        upstream = std::make_unique<test::ChildProcess>(test::ChildProcess::start(ANTE_UPSTREAM_BIN, {"--port", "0"}));
+        upstream_port = static_cast<std::uint16_t>(upstream->wait_for_port(10s));
+        const std::string base = "http://127.0.0.1:" + std::to_string(upstream_port);
+        auto proxy = [&](std::string url) {
+            return http::proxy_handler(runner.executor(), http::ProxyOptions{.upstream = std::move(url)});
+        };
+        gateway.add(Route{.name = "api", .method = "*", .pattern = "/api/{rest...}", .handler = proxy(base)});
+        gateway.add(Route{.name = "status", .method = "GET", .pattern = "/status/{code}", .handler = proxy(base)});
+        gateway.add(Route{.name = "down", .method = "GET", .pattern = "/down",
+                          .handler = proxy("http://127.0.0.1:" + std::to_string(unused_port()))});
+        gateway.add(Route{.name = "slow", .method = "GET", .pattern = "/delay/{ms}", .handler = proxy(base),
+                          .dispatch = Dispatch::sync, .timeout = 200ms});
+        gateway.add(Route{.name = "orders", .method = "POST", .pattern = "/orders", .handler = proxy(base),
+                          .dispatch = Dispatch::async});
+        gateway.start();
+        server = std::make_unique<http::Server>(runner.executor(), gateway,
+                                                http::ServerOptions{.address = "127.0.0.1", .access_log = false});
+        server->start();
+        port = server->port();
+    }
+    void TearDown() override {
+        runner.wait(server->shutdown(2s));
+        runner.wait(gateway.shutdown(2s));
+    }
+    int upstream_requests() {
+        return nlohmann::json::parse(test::http_request(upstream_port, "GET", "/stats").body())["requests"];
+    }
+
+    test::IoRunner runner{2};
+    Gateway gateway{runner.executor()};
+    std::unique_ptr<test::ChildProcess> upstream;
+    std::uint16_t upstream_port = 0;
+    std::unique_ptr<http::Server> server;
+    std::uint16_t port = 0;
+};
+
+}  // namespace
+
+TEST_F(ProxyTest, ForwardsBodyAndCorrelationIdAndSetsForwardingHeaders) {
+    auto r = test::http_request(port, "POST", "/api/things?x=1",
+                                {{"X-Request-Id", "proxy-1"},
+                                 {"X-Forwarded-For", "6.6.6.6"},
+                                 {"Forwarded", "for=6.6.6.6"},
+                                 {"Connection", "keep-alive, X-Secret-Hop"},
+                                 {"X-Secret-Hop", "must not pass"},
+                                 {"Proxy-Authorization", "Basic Zm9vOmJhcg=="},
+                                 {"X-Custom", "kept"}},
+                                "payload");
+    ASSERT_EQ(r.result_int(), 200) << r.body();
+    EXPECT_EQ(r["X-Request-Id"], "proxy-1");
+    auto echo = nlohmann::json::parse(r.body());
+    EXPECT_EQ(echo["method"], "POST");
+    EXPECT_EQ(echo["target"], "/api/things?x=1");
+    EXPECT_EQ(echo["body"], "payload");
+    auto& h = echo["headers"];
+    EXPECT_EQ(h["x-request-id"], "proxy-1");
+    EXPECT_EQ(h["x-forwarded-for"], "127.0.0.1") << "set by the gateway, not taken from the client";
+    EXPECT_EQ(h["x-forwarded-proto"], "http");
+    EXPECT_EQ(h["x-forwarded-host"], "127.0.0.1");
+    EXPECT_EQ(h["host"], "127.0.0.1:" + std::to_string(upstream_port));
+    EXPECT_EQ(h["x-custom"], "kept");
+    EXPECT_FALSE(h.contains("forwarded"));
+    EXPECT_FALSE(h.contains("x-secret-hop")) << "named in Connection: hop-by-hop";
+    EXPECT_FALSE(h.contains("proxy-authorization"));
+    EXPECT_EQ(r["Server"], "antechamber-example-upstream") << "end-to-end response headers pass back";
+}
+
+TEST_F(ProxyTest, UpstreamStatusPassesThrough) {
+    EXPECT_EQ(test::http_request(port, "GET", "/status/418").result_int(), 418);
+    EXPECT_EQ(test::http_request(port, "GET", "/status/503").result_int(), 503);
+}
+
+TEST_F(ProxyTest, KeepAliveConnectionsAreReusedAcrossRequests) {
+    for (int i = 0; i < 50; ++i) ASSERT_EQ(test::http_request(port, "GET", "/api/n").result_int(), 200);
+    EXPECT_EQ(upstream_requests(), 50);
+}
+
+TEST_F(ProxyTest, UpstreamRefusingConnectionsGives502Fast) {
+    auto started = std::chrono::steady_clock::now();
+    auto r = test::http_request(port, "GET", "/down");
+    EXPECT_EQ(r.result_int(), 502);
+    EXPECT_EQ(r[boost::beast::http::field::content_type], "application/problem+json");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "a correctness bound, not a speed claim";
+}
+
+TEST_F(ProxyTest, SlowUpstreamGives504AtTheRouteTimeout) {
+    auto r = test::http_request(port, "GET", "/delay/3000");
+    EXPECT_EQ(r.result_int(), 504);
+    // The gateway dropped the timed-out connection: the next request still works.
+    EXPECT_EQ(test::http_request(port, "GET", "/delay/1").result_int(), 200);
+}
+
+TEST_F(ProxyTest, StaleKeepAliveConnectionAfterUpstreamRestartIsReplaced) {
+    ASSERT_EQ(test::http_request(port, "GET", "/api/a").result_int(), 200);
+    upstream.reset();  // the pooled connection now points at a dead peer
+    upstream = std::make_unique<test::ChildProcess>(
+        test::ChildProcess::start(ANTE_UPSTREAM_BIN, {"--port", std::to_string(upstream_port)}));
+    upstream->wait_for_port(10s);
+    EXPECT_EQ(test::http_request(port, "GET", "/api/b").result_int(), 200);
+}
+
+TEST_F(ProxyTest, AsyncProxyRouteStoresTheUpstreamResponse) {
+    auto accepted = test::http_request(port, "POST", "/orders", {}, "{\"sku\":1}");
+    ASSERT_EQ(accepted.result_int(), 202);
+    std::string location{accepted["Location"]};
+    test::HttpResponse status;
+    for (int i = 0; i < 2000 && status.result_int() != 303; ++i) {
+        status = test::http_request(port, "GET", location);
+        std::this_thread::sleep_for(2ms);
+    }
+    ASSERT_EQ(status.result_int(), 303);
+    auto result = test::http_request(port, "GET", std::string(status["Location"]));
+    EXPECT_EQ(result.result_int(), 200);
+    auto echo = nlohmann::json::parse(result.body());
+    EXPECT_EQ(echo["target"], "/orders");
+    EXPECT_EQ(echo["body"], "{\"sku\":1}");
+}

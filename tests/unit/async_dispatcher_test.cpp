@@ -1,0 +1,227 @@
+#include <ante/gateway.hpp>
+
+#include "support/io_runner.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/use_future.hpp>
+
+using namespace ante;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+struct Gate {
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false;
+    std::atomic<int> entered{0};
+    void wait() {
+        entered++;
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return open; });
+    }
+    void release() {
+        {
+            std::lock_guard lock(m);
+            open = true;
+        }
+        cv.notify_all();
+    }
+};
+
+Request post(std::string target, std::string body = "{}") {
+    Request r;
+    r.method = "POST";
+    r.target = std::move(target);
+    r.body = std::move(body);
+    return r;
+}
+
+Request get(std::string target) {
+    Request r;
+    r.target = std::move(target);
+    return r;
+}
+
+class AsyncDispatcherTest : public ::testing::Test {
+protected:
+    Response call(Gateway& gw, Request r) { return gw.async_dispatch(std::move(r), asio::use_future).get(); }
+    nlohmann::json status_of(Gateway& gw, const std::string& id) {
+        return nlohmann::json::parse(call(gw, get("/jobs/" + id)).body);
+    }
+    // Polls the status resource until the job is final (bounded, so a bug fails instead of hanging).
+    nlohmann::json await_final(Gateway& gw, const std::string& id) {
+        for (int i = 0; i < 5000; ++i) {
+            auto doc = status_of(gw, id);
+            auto s = doc["status"].get<std::string>();
+            if (s != "queued" && s != "running") return doc;
+            std::this_thread::sleep_for(1ms);
+        }
+        ADD_FAILURE() << "job " << id << " never finished";
+        return {};
+    }
+    test::IoRunner runner{2};
+};
+
+}  // namespace
+
+TEST_F(AsyncDispatcherTest, AcceptedJobRunsThroughQueuedRunningSucceededWith303ToResult) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}}};
+    Gate gate;
+    gw.route("POST", "/orders/{customer}", blocking_handler([&](const Request& r, Context& ctx) {
+                 gate.wait();
+                 return Response::json(201, {{"customer", ctx.param("customer")}, {"echo", r.body}});
+             }),
+             Dispatch::async);
+    gw.start();
+    Response first = call(gw, post("/orders/ann", "one"));
+    ASSERT_EQ(first.status, 202);
+    auto accepted = nlohmann::json::parse(first.body);
+    const std::string id = accepted["id"];
+    EXPECT_EQ(id.size(), 32u);
+    EXPECT_EQ(accepted["status"], "queued");
+    EXPECT_EQ(first.headers.get("Location"), "/jobs/" + id);
+    EXPECT_EQ(accepted["status_url"], "/jobs/" + id);
+    EXPECT_EQ(first.headers.get("Retry-After"), "1");
+
+    Response second = call(gw, post("/orders/bob", "two"));
+    const std::string id2 = nlohmann::json::parse(second.body)["id"];
+    while (gate.entered.load() < 1) std::this_thread::yield();
+    EXPECT_EQ(status_of(gw, id)["status"], "running");
+    EXPECT_EQ(status_of(gw, id)["attempts"], 1);
+    EXPECT_EQ(status_of(gw, id2)["status"], "queued") << "one worker: the second waits";
+
+    gate.release();
+    auto done = await_final(gw, id);
+    EXPECT_EQ(done["status"], "succeeded");
+    EXPECT_EQ(done["route"], "POST /orders/{customer}");
+    Response see_other = call(gw, get("/jobs/" + id));
+    EXPECT_EQ(see_other.status, 303);
+    EXPECT_EQ(see_other.headers.get("Location"), "/jobs/" + id + "/result");
+    Response result = call(gw, get("/jobs/" + id + "/result"));
+    EXPECT_EQ(result.status, 201);
+    EXPECT_EQ(nlohmann::json::parse(result.body)["customer"], "ann");
+    EXPECT_EQ(nlohmann::json::parse(result.body)["echo"], "one");
+    EXPECT_EQ(await_final(gw, id2)["status"], "succeeded");
+    EXPECT_EQ(gw.async_dispatcher().stats().succeeded, 2u);
+}
+
+TEST_F(AsyncDispatcherTest, ThrowingHandlerFailsTheJobWithAStoredProblemAndWorkersSurvive) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}}};
+    std::atomic<int> calls{0};
+    gw.route("POST", "/jobs-that-fail", blocking_handler([&](const Request&, Context&) -> Response {
+                 if (calls++ == 0) throw std::runtime_error("kaput");
+                 return Response::text(200, "ok");
+             }),
+             Dispatch::async);
+    gw.start();
+    const std::string bad = nlohmann::json::parse(call(gw, post("/jobs-that-fail")).body)["id"];
+    const std::string good = nlohmann::json::parse(call(gw, post("/jobs-that-fail")).body)["id"];
+    auto failed = await_final(gw, bad);
+    EXPECT_EQ(failed["status"], "failed");
+    EXPECT_EQ(failed["error"], "the handler answered 500");
+    EXPECT_EQ(call(gw, get("/jobs/" + bad + "/result")).status, 500);
+    EXPECT_EQ(await_final(gw, good)["status"], "succeeded");
+}
+
+TEST_F(AsyncDispatcherTest, FullQueueAnswers503AndLeavesNoRecord) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1, .queue_capacity = 2, .retry_after = 3s}}};
+    Gate gate;
+    gw.route("POST", "/work", blocking_handler([&](const Request&, Context&) {
+                 gate.wait();
+                 return Response::text(200, "ok");
+             }),
+             Dispatch::async);
+    gw.start();
+    ASSERT_EQ(call(gw, post("/work")).status, 202);
+    while (gate.entered.load() < 1) std::this_thread::yield();  // the worker holds one job
+    ASSERT_EQ(call(gw, post("/work")).status, 202);
+    ASSERT_EQ(call(gw, post("/work")).status, 202);
+    Response refused = call(gw, post("/work"));
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.headers.get("Retry-After"), "3");
+    EXPECT_FALSE(refused.headers.contains("Location"));
+    EXPECT_EQ(gw.async_dispatcher().stats().rejected, 1u);
+    EXPECT_EQ(gw.async_dispatcher().stats().submitted, 3u);
+    gate.release();
+}
+
+TEST_F(AsyncDispatcherTest, FullStatusStoreAnswers503) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}, .job_records = 1}};
+    Gate gate;
+    gw.route("POST", "/work", blocking_handler([&](const Request&, Context&) {
+                 gate.wait();
+                 return Response::text(200, "ok");
+             }),
+             Dispatch::async);
+    gw.start();
+    ASSERT_EQ(call(gw, post("/work")).status, 202);
+    EXPECT_EQ(call(gw, post("/work")).status, 503) << "the only record is unfinished";
+    gate.release();
+}
+
+TEST_F(AsyncDispatcherTest, UnknownJobIs404AndResultBeforeCompletionIs404) {
+    Gateway gw{runner.executor()};
+    Gate gate;
+    gw.route("POST", "/work", blocking_handler([&](const Request&, Context&) {
+                 gate.wait();
+                 return Response::text(200, "ok");
+             }),
+             Dispatch::async);
+    gw.start();
+    EXPECT_EQ(call(gw, get("/jobs/0123456789abcdef0123456789abcdef")).status, 404);
+    const std::string id = nlohmann::json::parse(call(gw, post("/work")).body)["id"];
+    Response early = call(gw, get("/jobs/" + id + "/result"));
+    EXPECT_EQ(early.status, 404);
+    Response pending = call(gw, get("/jobs/" + id));
+    EXPECT_EQ(pending.status, 200);
+    EXPECT_TRUE(pending.headers.contains("Retry-After"));
+    gate.release();
+    await_final(gw, id);
+}
+
+TEST_F(AsyncDispatcherTest, HandlerPastAttemptTimeoutFailsTheJobWith504) {
+    Gateway gw{runner.executor()};
+    gw.add(Route{.name = "slow", .method = "POST", .pattern = "/slow",
+                 .handler = blocking_handler([](const Request&, Context& ctx) {
+                     while (!ctx.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+                     return Response::text(200, "late");
+                 }),
+                 .dispatch = Dispatch::async, .timeout = 30ms});
+    gw.start();
+    const std::string id = nlohmann::json::parse(call(gw, post("/slow")).body)["id"];
+    auto doc = await_final(gw, id);
+    EXPECT_EQ(doc["status"], "failed");
+    EXPECT_EQ(call(gw, get("/jobs/" + id + "/result")).status, 504);
+}
+
+TEST_F(AsyncDispatcherTest, ManyConcurrentSubmitsAllCompleteExactlyOnce) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 4, .queue_capacity = 100'000}}};
+    std::atomic<int> runs{0};
+    gw.route("POST", "/count", blocking_handler([&](const Request&, Context&) {
+                 runs++;
+                 return Response::text(200, "ok");
+             }),
+             Dispatch::async);
+    gw.start();
+    constexpr int threads = 8, per_thread = 250;
+    std::vector<std::thread> submitters;
+    std::mutex ids_mutex;
+    std::vector<std::string> ids;
+    for (int t = 0; t < threads; ++t)
+        submitters.emplace_back([&] {
+            for (int i = 0; i < per_thread; ++i) {
+                Response r = call(gw, post("/count"));
+                ASSERT_EQ(r.status, 202);
+                std::lock_guard lock(ids_mutex);
+                ids.push_back(nlohmann::json::parse(r.body)["id"]);
+            }
+        });
+    for (auto& t : submitters) t.join();
+    for (const auto& id : ids) ASSERT_EQ(await_final(gw, id)["status"], "succeeded");
+    EXPECT_EQ(runs.load(), threads * per_thread);
+    EXPECT_EQ(gw.async_dispatcher().stats().succeeded, std::uint64_t{threads * per_thread});
+}

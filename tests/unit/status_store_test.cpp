@@ -1,0 +1,91 @@
+#include <ante/backend/memory/memory_status_store.hpp>
+
+#include "support/io_runner.hpp"
+#include "support/manual_clock.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace ante;
+using namespace std::chrono_literals;
+
+namespace {
+
+JobRecord record(std::string id, JobStatus status = JobStatus::queued) {
+    return JobRecord{.id = std::move(id), .route = "r", .status = status, .attempts = 0,
+                     .created = {}, .updated = {}, .error = {}, .result = {}};
+}
+
+class StatusStoreTest : public ::testing::Test {
+protected:
+    std::shared_ptr<test::ManualClock> clock = std::make_shared<test::ManualClock>();
+    test::IoRunner runner{1};
+
+    Errc create(MemoryStatusStore& s, JobRecord r) { return runner.wait(s.create(std::move(r))); }
+    std::optional<JobRecord> get(MemoryStatusStore& s, std::string id) { return runner.wait(s.get(std::move(id))); }
+    void finish(MemoryStatusStore& s, std::string id) {
+        auto r = record(std::move(id), JobStatus::succeeded);
+        r.result = Response::text(200, "done");
+        runner.wait(s.update(std::move(r)));
+    }
+};
+
+}  // namespace
+
+TEST_F(StatusStoreTest, FinishedRecordsExpireAfterRetention) {
+    MemoryStatusStore store{{.retention = 60s, .capacity = 10}, clock};
+    ASSERT_EQ(create(store, record("a")), Errc::ok);
+    clock->advance(1h);
+    ASSERT_TRUE(get(store, "a")) << "an unfinished record never expires";
+    finish(store, "a");
+    clock->advance(59s);
+    ASSERT_TRUE(get(store, "a"));
+    EXPECT_EQ(get(store, "a")->result->body, "done");
+    clock->advance(1s);
+    EXPECT_FALSE(get(store, "a"));
+    ASSERT_EQ(create(store, record("b")), Errc::ok);  // purges on the way
+    EXPECT_EQ(store.stats().entries, 1u);
+    EXPECT_EQ(store.stats().expired, 1u);
+}
+
+TEST_F(StatusStoreTest, FullStoreEvictsOldestFinishedButNeverUnfinished) {
+    MemoryStatusStore store{{.retention = 1h, .capacity = 3}, clock};
+    for (auto id : {"a", "b", "c"}) ASSERT_EQ(create(store, record(id)), Errc::ok);
+    EXPECT_EQ(create(store, record("d")), Errc::store_full) << "all three are unfinished";
+    finish(store, "b");
+    finish(store, "a");
+    ASSERT_EQ(create(store, record("d")), Errc::ok);
+    EXPECT_FALSE(get(store, "b")) << "b finished first, so it goes first";
+    EXPECT_TRUE(get(store, "a"));
+    EXPECT_TRUE(get(store, "c"));
+    auto s = store.stats();
+    EXPECT_EQ(s.entries, 3u);
+    EXPECT_EQ(s.evicted, 1u);
+    EXPECT_EQ(s.refused, 1u);
+}
+
+TEST_F(StatusStoreTest, EntryCountAndBytesStayBoundedUnderManyFinishedJobs) {
+    constexpr std::size_t cap = 1000;
+    MemoryStatusStore store{{.retention = 1h, .capacity = cap}, clock};
+    std::size_t max_bytes = 0;
+    for (int i = 0; i < 20'000; ++i) {
+        auto id = "job-" + std::to_string(i);
+        ASSERT_EQ(create(store, record(id)), Errc::ok);
+        finish(store, id);
+        max_bytes = std::max(max_bytes, store.stats().bytes);
+    }
+    auto s = store.stats();
+    EXPECT_EQ(s.entries, cap);
+    EXPECT_EQ(s.evicted, 20'000u - cap);
+    const std::size_t per_record = record("job-19999").byte_estimate() + Response::text(200, "done").body.size() + 256;
+    EXPECT_LE(max_bytes, cap * per_record);
+}
+
+TEST_F(StatusStoreTest, EraseForgetsAndUpdateNeverResurrects) {
+    MemoryStatusStore store{{}, clock};
+    ASSERT_EQ(create(store, record("a")), Errc::ok);
+    runner.wait(store.erase("a"));
+    EXPECT_FALSE(get(store, "a"));
+    finish(store, "a");
+    EXPECT_FALSE(get(store, "a"));
+    EXPECT_EQ(store.stats().bytes, 0u);
+}
