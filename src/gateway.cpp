@@ -35,6 +35,10 @@ Gateway::Gateway(asio::any_io_executor executor, GatewayOptions options)
              },
              options.clock) {}
 
+// Out of line rather than a default argument: GCC 12 misreports the inlined default
+// options' strings as maybe-uninitialized at -O2.
+Gateway::Gateway(asio::any_io_executor executor) : Gateway(std::move(executor), GatewayOptions{}) {}
+
 Gateway::~Gateway() = default;
 
 Gateway& Gateway::add(Route route) {

@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(config.log_level));
 
     asio::io_context io{static_cast<int>(config.io_threads)};
+    // Registered before the "listening on" line: a signal sent as soon as a script reads it must
+    // drain, not kill. Asio keeps a signal that arrives before async_wait.
+    asio::signal_set signals{io, SIGINT, SIGTERM};
     ante::Gateway gateway{io.get_executor(), config.gateway};
     try {
         ante::add_routes(config, gateway, io.get_executor());
@@ -149,7 +152,6 @@ int main(int argc, char** argv) {
     std::cout << "listening on " << endpoint_text(config.listen.address, server.port()) << " admin "
               << endpoint_text(config.admin.address, admin_server.port()) << std::endl;  // flush: a script waits for it
 
-    asio::signal_set signals{io, SIGINT, SIGTERM};
     bool draining = false;
     // Re-armed after the first signal so a second one can cut the drain short.
     std::function<void(const boost::system::error_code&, int)> on_signal =

@@ -41,7 +41,8 @@ struct GatewayOptions {
 /// Add every route before `start()`; the table is read-only afterwards, so no lock guards it.
 class Gateway {
 public:
-    explicit Gateway(boost::asio::any_io_executor executor, GatewayOptions options = {});
+    explicit Gateway(boost::asio::any_io_executor executor);
+    Gateway(boost::asio::any_io_executor executor, GatewayOptions options);
     Gateway(const Gateway&) = delete;
     Gateway& operator=(const Gateway&) = delete;
     ~Gateway();

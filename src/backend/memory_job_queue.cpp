@@ -41,7 +41,7 @@ asio::awaitable<std::optional<Job>> MemoryJobQueue::take() {
             return;
         }
         std::optional<Job> job;
-        if (!jobs_.empty()) {
+        if (!closed_) {  // once closed, workers stop; what is left stays queued
             job = std::move(jobs_.front());
             jobs_.pop_front();
         }

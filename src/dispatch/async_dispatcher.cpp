@@ -31,12 +31,13 @@ AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcher
 
 AsyncDispatcher::~AsyncDispatcher() {
     queue_->close();
-    blocking_pool_.join();
     // Workers resume on the io_context and touch this object until they see the closed queue.
-    // Wait for them while the io_context still runs; a stopped one never resumes them.
+    // Wait for them while the io_context still runs (a stopped one never resumes them), and
+    // only then stop the pool their blocking handlers run on.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (live_workers_.load() > 0 && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    blocking_pool_.join();
 }
 
 void AsyncDispatcher::start() {

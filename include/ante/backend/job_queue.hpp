@@ -19,7 +19,8 @@ public:
     virtual ~JobQueue() = default;
     /// Adds `job`; `Errc::queue_full` at capacity, `Errc::shutting_down` once closed.
     virtual boost::asio::awaitable<Errc> enqueue(Job job) = 0;
-    /// The next job, waiting for one if needed; nothing once the queue is closed.
+    /// The next job, waiting for one if needed; nothing once the queue is closed (jobs still
+    /// queued then are not handed out: a closing process stops taking work).
     virtual boost::asio::awaitable<std::optional<Job>> take() = 0;
     /// Refuses new jobs and wakes every waiting `take` with nothing.
     virtual void close() = 0;

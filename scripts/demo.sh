@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The demo: builds everything, starts the example upstream and the standalone gateway, sends
+# real HTTP traffic to a sync route and an async route, prints what happened, stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)"
+bin=build/release/examples
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Waits for a program's "listening on 127.0.0.1:PORT ..." line and prints the whole line.
+await_listening() {
+  for _ in $(seq 200); do
+    if grep -q '^listening on' "$1" 2>/dev/null; then grep -m1 '^listening on' "$1"; return; fi
+    sleep 0.05
+  done
+  echo "no 'listening on' line in $1:" >&2; cat "$1" >&2; exit 1
+}
+
+# p50 / p90 / max of the numbers (seconds) on stdin, printed in milliseconds.
+latency_summary() {
+  sort -n | awk '{ v[NR] = $1 * 1000 } END {
+    if (NR == 0) { print "n/a"; exit }
+    printf "p50 %.1f ms, p90 %.1f ms, max %.1f ms", v[int((NR + 1) * 0.5)], v[int((NR * 9 + 9) / 10)], v[NR] }'
+}
+
+count_statuses() { sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }'; }
+
+echo "== starting the example upstream (20 ms latency, 10% injected failures) and the gateway =="
+"$bin/example_upstream" --port 0 --latency-ms 20 --fail-rate 0.1 --seed 7 >"$work/upstream.log" 2>&1 &
+pids+=($!)
+upstream_port=$(await_listening "$work/upstream.log" | sed 's/.*://')
+sed "s/127\.0\.0\.1:9000/127.0.0.1:$upstream_port/; s/\"port\": 8080/\"port\": 0/; s/\"port\": 9901/\"port\": 0/" \
+  examples/standalone/gateway.json >"$work/gateway.json"
+"$bin/standalone_gateway" --config "$work/gateway.json" >"$work/gateway.out" 2>"$work/gateway.log" &
+pids+=($!)
+line=$(await_listening "$work/gateway.out")
+port=$(echo "$line" | awk '{ split($3, a, ":"); print a[2] }')
+admin=$(echo "$line" | awk '{ split($5, a, ":"); print a[2] }')
+gw="http://127.0.0.1:$port"
+echo "upstream on :$upstream_port, gateway on :$port, admin on :$admin"
+echo "admin /healthz -> $(curl -s "http://127.0.0.1:$admin/healthz")"
+
+echo
+echo "== sync route: 50 x GET /api/items/N, proxied; the caller waits for the upstream's answer =="
+for i in $(seq 50); do
+  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$gw/api/items/$i"
+done >"$work/sync.txt"
+echo "statuses: $(cut -d' ' -f1 "$work/sync.txt" | count_statuses)  (500s are the upstream's injected failures)"
+echo "latency:  $(cut -d' ' -f2 "$work/sync.txt" | latency_summary)"
+
+echo
+echo "== async route: 10 x POST /orders -> 202 at once, then poll the status URL to the result =="
+for i in $(seq 10); do
+  curl -s -D "$work/h$i" -o /dev/null -w '%{http_code} %{time_total}\n' -X POST "$gw/orders" \
+    -H 'Content-Type: application/json' -d "{\"order\": $i}"
+done >"$work/submit.txt"
+echo "submits:  $(cut -d' ' -f1 "$work/submit.txt" | count_statuses), latency $(cut -d' ' -f2 "$work/submit.txt" | latency_summary)"
+start=$(date +%s%N)
+: >"$work/final.txt"
+for i in $(seq 10); do
+  location=$(grep -i '^location:' "$work/h$i" | tr -d '\r' | awk '{ print $2 }')
+  for _ in $(seq 200); do
+    code=$(curl -s -o "$work/status$i.json" -w '%{http_code}' "$gw$location")
+    [ "$code" = 303 ] && break
+    sleep 0.02
+  done
+  status=$(grep -o '"status":"[a-z_]*"' "$work/status$i.json" | cut -d'"' -f4)
+  result=$(curl -s -o /dev/null -w '%{http_code}' "$gw$location/result")
+  echo "$status result=$result" >>"$work/final.txt"
+  [ "$i" = 1 ] && echo "first job: $location -> $(cat "$work/status$i.json")"
+done
+echo "outcomes: $(count_statuses <"$work/final.txt")  (all done $(( ($(date +%s%N) - start) / 1000000 )) ms after the last submit)"
+
+echo
+echo "== what bad or unknown requests get =="
+show() { printf '%-44s -> %s\n' "$1" "$(eval "$2")"; }
+show "GET /nowhere" "curl -s -o /dev/null -w '%{http_code} %{content_type}' $gw/nowhere"
+show "DELETE /hello" "curl -s -o /dev/null -w '%{http_code} Allow: %header{allow}' -X DELETE $gw/hello 2>/dev/null || curl -s -o /dev/null -w '%{http_code}' -X DELETE $gw/hello"
+show "POST /orders with a 2 MiB body" "head -c 2097152 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- $gw/orders"
+show "GET /jobs/<unknown id>" "curl -s -o /dev/null -w '%{http_code}' $gw/jobs/00000000000000000000000000000000"
+show "GET /hello (static, inline)" "curl -s $gw/hello"
+
+echo
+echo "== the gateway's last log lines (correlation ID in brackets) =="
+tail -n 4 "$work/gateway.log"
+echo
+echo "stopping the gateway (SIGTERM: drains, then exits) and the upstream"
