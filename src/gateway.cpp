@@ -23,6 +23,11 @@ std::shared_ptr<StatusStore> store_or_default(const GatewayOptions& o) {
                          MemoryStatusStoreOptions{.retention = o.job_retention, .capacity = o.job_records}, o.clock);
 }
 
+const GatewayOptions& default_options() {
+    static const GatewayOptions defaults;
+    return defaults;
+}
+
 }  // namespace
 
 Gateway::Gateway(asio::any_io_executor executor, GatewayOptions options)
@@ -35,9 +40,9 @@ Gateway::Gateway(asio::any_io_executor executor, GatewayOptions options)
              },
              options.clock) {}
 
-// Out of line rather than a default argument: GCC 12 misreports the inlined default
-// options' strings as maybe-uninitialized at -O2.
-Gateway::Gateway(asio::any_io_executor executor) : Gateway(std::move(executor), GatewayOptions{}) {}
+// Copied from one static rather than a temporary: GCC 12 misreports a temporary's strings
+// as maybe-uninitialized at -O2.
+Gateway::Gateway(asio::any_io_executor executor) : Gateway(std::move(executor), default_options()) {}
 
 Gateway::~Gateway() = default;
 
