@@ -90,10 +90,12 @@ asio::awaitable<Response> run_blocking(const HandlerFn& fn, Request request, Con
         asio::post(pool, [call, &fn, &counters, request = std::move(request), ctx = std::move(ctx),
                           permit = std::move(permit)]() mutable {
             Response r = call_guarded(fn, request, ctx, counters);
-            if (call->settled.exchange(true)) {
-                counters.late_results.fetch_add(1, std::memory_order_relaxed);
-                return;  // the caller already had its 504; the permit is released only now
-            }
+            const bool late = call->settled.exchange(true);
+            if (late) counters.late_results.fetch_add(1, std::memory_order_relaxed);
+            // The handler has really returned: free its place before anyone hears of it, so a
+            // caller that got the answer finds the place free (and a timed-out one freed only now).
+            permit.reset();
+            if (late) return;
             asio::post(call->timer.get_executor(), [call] { call->timer.cancel(); });
             call->answer(std::move(r));
         });

@@ -1,5 +1,6 @@
 #include <ante/gateway.hpp>
 
+#include "support/gate.hpp"
 #include "support/io_runner.hpp"
 
 #include <gtest/gtest.h>
@@ -13,24 +14,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-struct Gate {
-    std::mutex m;
-    std::condition_variable cv;
-    bool open = false;
-    std::atomic<int> entered{0};
-    void wait() {
-        entered++;
-        std::unique_lock lock(m);
-        cv.wait(lock, [&] { return open; });
-    }
-    void release() {
-        {
-            std::lock_guard lock(m);
-            open = true;
-        }
-        cv.notify_all();
-    }
-};
 
 Request post(std::string target, std::string body = "{}") {
     Request r;
@@ -63,14 +46,24 @@ protected:
         ADD_FAILURE() << "job " << id << " never finished";
         return {};
     }
+    // An async POST /work whose handler holds its worker until `gate` opens; starts `gw`.
+    void add_gated_route(Gateway& gw) {
+        gw.route("POST", "/work", blocking_handler([this](const Request&, Context&) {
+                     gate.wait();
+                     return Response::text(200, "ok");
+                 }),
+                 Dispatch::async);
+        gw.start();
+    }
+
     test::IoRunner runner{2};
+    test::Gate gate;
 };
 
 }  // namespace
 
 TEST_F(AsyncDispatcherTest, AcceptedJobRunsThroughQueuedRunningSucceededWith303ToResult) {
     Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}}};
-    Gate gate;
     gw.route("POST", "/orders/{customer}", blocking_handler([&](const Request& r, Context& ctx) {
                  gate.wait();
                  return Response::json(201, {{"customer", ctx.param("customer")}, {"echo", r.body}});
@@ -89,7 +82,7 @@ TEST_F(AsyncDispatcherTest, AcceptedJobRunsThroughQueuedRunningSucceededWith303T
 
     Response second = call(gw, post("/orders/bob", "two"));
     const std::string id2 = nlohmann::json::parse(second.body)["id"];
-    while (gate.entered.load() < 1) std::this_thread::yield();
+    while (gate.entered() < 1) std::this_thread::yield();
     EXPECT_EQ(status_of(gw, id)["status"], "running");
     EXPECT_EQ(status_of(gw, id)["attempts"], 1);
     EXPECT_EQ(status_of(gw, id2)["status"], "queued") << "one worker: the second waits";
@@ -129,15 +122,9 @@ TEST_F(AsyncDispatcherTest, ThrowingHandlerFailsTheJobWithAStoredProblemAndWorke
 
 TEST_F(AsyncDispatcherTest, FullQueueAnswers503AndLeavesNoRecord) {
     Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1, .queue_capacity = 2, .retry_after = 3s}}};
-    Gate gate;
-    gw.route("POST", "/work", blocking_handler([&](const Request&, Context&) {
-                 gate.wait();
-                 return Response::text(200, "ok");
-             }),
-             Dispatch::async);
-    gw.start();
+    add_gated_route(gw);
     ASSERT_EQ(call(gw, post("/work")).status, 202);
-    while (gate.entered.load() < 1) std::this_thread::yield();  // the worker holds one job
+    while (gate.entered() < 1) std::this_thread::yield();  // the worker holds one job
     ASSERT_EQ(call(gw, post("/work")).status, 202);
     ASSERT_EQ(call(gw, post("/work")).status, 202);
     Response refused = call(gw, post("/work"));
@@ -151,13 +138,7 @@ TEST_F(AsyncDispatcherTest, FullQueueAnswers503AndLeavesNoRecord) {
 
 TEST_F(AsyncDispatcherTest, FullStatusStoreAnswers503) {
     Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}, .job_records = 1}};
-    Gate gate;
-    gw.route("POST", "/work", blocking_handler([&](const Request&, Context&) {
-                 gate.wait();
-                 return Response::text(200, "ok");
-             }),
-             Dispatch::async);
-    gw.start();
+    add_gated_route(gw);
     ASSERT_EQ(call(gw, post("/work")).status, 202);
     EXPECT_EQ(call(gw, post("/work")).status, 503) << "the only record is unfinished";
     gate.release();
@@ -165,13 +146,7 @@ TEST_F(AsyncDispatcherTest, FullStatusStoreAnswers503) {
 
 TEST_F(AsyncDispatcherTest, UnknownJobIs404AndResultBeforeCompletionIs404) {
     Gateway gw{runner.executor()};
-    Gate gate;
-    gw.route("POST", "/work", blocking_handler([&](const Request&, Context&) {
-                 gate.wait();
-                 return Response::text(200, "ok");
-             }),
-             Dispatch::async);
-    gw.start();
+    add_gated_route(gw);
     EXPECT_EQ(call(gw, get("/jobs/0123456789abcdef0123456789abcdef")).status, 404);
     const std::string id = nlohmann::json::parse(call(gw, post("/work")).body)["id"];
     Response early = call(gw, get("/jobs/" + id + "/result"));

@@ -1,5 +1,6 @@
 #include <ante/gateway.hpp>
 
+#include "support/gate.hpp"
 #include "support/io_runner.hpp"
 
 #include <gtest/gtest.h>
@@ -24,25 +25,6 @@ Request get(std::string target) {
     return r;
 }
 
-// Blocks its pool thread until the test opens the gate, so saturation is exact, not timed.
-struct Gate {
-    std::mutex m;
-    std::condition_variable cv;
-    bool open = false;
-    std::atomic<int> entered{0};
-    void wait() {
-        entered++;
-        std::unique_lock lock(m);
-        cv.wait(lock, [&] { return open; });
-    }
-    void release() {
-        {
-            std::lock_guard lock(m);
-            open = true;
-        }
-        cv.notify_all();
-    }
-};
 
 }  // namespace
 
@@ -50,7 +32,7 @@ TEST(SyncDispatcher, SaturatedPoolRefusesAtOnceWith503AndRetryAfter) {
     test::IoRunner runner{2};
     Gateway gw{runner.executor(), GatewayOptions{.sync = {.threads = 2, .queue = 3, .concurrency = 10,
                                                           .retry_after = 7s}}};
-    Gate gate;
+    test::Gate gate;
     gw.route("GET", "/slow", blocking_handler([&](const Request&, Context&) {
                  gate.wait();
                  return Response::text(200, "done");
@@ -58,7 +40,7 @@ TEST(SyncDispatcher, SaturatedPoolRefusesAtOnceWith503AndRetryAfter) {
     gw.start();
     std::vector<std::future<Response>> admitted;
     for (int i = 0; i < 5; ++i) admitted.push_back(gw.async_dispatch(get("/slow"), asio::use_future));
-    while (gate.entered.load() < 2) std::this_thread::yield();
+    while (gate.entered() < 2) std::this_thread::yield();
     // 2 running + 3 waiting = the limit: the sixth is refused while the others still hang.
     Response refused = gw.async_dispatch(get("/slow"), asio::use_future).get();
     EXPECT_EQ(refused.status, 503);
@@ -97,7 +79,7 @@ TEST(SyncDispatcher, BlockingHandlerPastDeadlineGets504StopTokenAndLateResultIsD
     test::IoRunner runner{1};
     Gateway gw{runner.executor(), GatewayOptions{.sync = {.threads = 1, .queue = 0}}};
     std::atomic<bool> saw_stop{false};
-    Gate gate;
+    test::Gate gate;
     gw.add(Route{.name = "slow", .method = "GET", .pattern = "/slow",
                  .handler = blocking_handler([&](const Request&, Context& ctx) {
                      while (!ctx.stop.stop_requested()) std::this_thread::sleep_for(1ms);
@@ -109,7 +91,7 @@ TEST(SyncDispatcher, BlockingHandlerPastDeadlineGets504StopTokenAndLateResultIsD
     gw.start();
     Response r = gw.async_dispatch(get("/slow"), asio::use_future).get();
     EXPECT_EQ(r.status, 504);
-    while (gate.entered.load() < 1) std::this_thread::yield();
+    while (gate.entered() < 1) std::this_thread::yield();
     EXPECT_TRUE(saw_stop);
     EXPECT_EQ(gw.sync_dispatcher().stats().blocking_in_use, 1u) << "the permit is held until the handler returns";
     EXPECT_EQ(gw.async_dispatch(get("/slow"), asio::use_future).get().status, 503) << "its thread is still busy";
