@@ -3,8 +3,10 @@
 /// A route: method + path pattern, a handler and a dispatch strategy.
 
 #include <ante/handler.hpp>
+#include <ante/policy/dynamic_pipeline.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace ante {
@@ -25,6 +27,8 @@ struct Route {
     /// Time allowed for one handler run (sync: the whole call; async: one attempt). At expiry the
     /// caller gets 504 (sync) or the job fails with a timeout (async). Envoy's route default.
     std::chrono::milliseconds timeout{15'000};
+    /// Resilience policies around the handler (sync routes), outermost first; null for none.
+    std::shared_ptr<const DynamicPipeline> policies;
 };
 
 }  // namespace ante

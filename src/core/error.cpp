@@ -31,7 +31,10 @@ int http_status(Errc e) noexcept {
         case Errc::conflict: return 409;
         case Errc::payload_too_large: return 413;
         case Errc::headers_too_large: return 431;
+        case Errc::rate_limited: return 429;
         case Errc::overloaded:
+        case Errc::circuit_open:
+        case Errc::bulkhead_full:
         case Errc::queue_full:
         case Errc::store_full:
         case Errc::shutting_down: return 503;
@@ -60,6 +63,9 @@ std::string_view title(Errc e) noexcept {
         case Errc::upstream_unreachable: return "Upstream unreachable";
         case Errc::upstream_failed: return "Upstream failed";
         case Errc::handler_failed: return "Handler failed";
+        case Errc::rate_limited: return "Too many requests";
+        case Errc::circuit_open: return "Circuit open";
+        case Errc::bulkhead_full: return "Bulkhead full";
     }
     return "Unknown error";
 }
@@ -75,7 +81,9 @@ Response problem(int status, std::string_view title_text, std::string_view detai
 }
 
 Response problem(Errc e, std::string_view detail, std::string_view correlation_id) {
-    return problem(http_status(e), title(e), detail, correlation_id);
+    Response r = problem(http_status(e), title(e), detail, correlation_id);
+    r.error = e;
+    return r;
 }
 
 }  // namespace ante

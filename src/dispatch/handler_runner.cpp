@@ -69,7 +69,7 @@ struct BlockingCall {
 };
 
 asio::awaitable<Response> run_blocking(const HandlerFn& fn, Request request, Context ctx, asio::thread_pool& pool,
-                                       RunnerCounters& counters, std::optional<AdmissionLimit::Permit> permit) {
+                                       RunnerCounters& counters, HeldPermits permits) {
     auto io = co_await asio::this_coro::executor;
     auto call = std::make_shared<BlockingCall>(io);
     ctx.stop = call->stop.get_token();
@@ -88,13 +88,14 @@ asio::awaitable<Response> run_blocking(const HandlerFn& fn, Request request, Con
             call->answer(timed_out(c, counters));
         });
         asio::post(pool, [call, &fn, &counters, request = std::move(request), ctx = std::move(ctx),
-                          permit = std::move(permit)]() mutable {
+                          permits = std::move(permits)]() mutable {
             Response r = call_guarded(fn, request, ctx, counters);
             const bool late = call->settled.exchange(true);
             if (late) counters.late_results.fetch_add(1, std::memory_order_relaxed);
             // The handler has really returned: free its place before anyone hears of it, so a
             // caller that got the answer finds the place free (and a timed-out one freed only now).
-            permit.reset();
+            permits.admission.reset();
+            permits.bulkhead.reset();
             if (late) return;
             asio::post(call->timer.get_executor(), [call] { call->timer.cancel(); });
             call->answer(std::move(r));
@@ -108,11 +109,12 @@ asio::awaitable<Response> run_blocking(const HandlerFn& fn, Request request, Con
 
 asio::awaitable<Response> run_handler(const Handler& handler, Request request, Context ctx,
                                       asio::thread_pool& blocking_pool, RunnerCounters& counters,
-                                      std::optional<AdmissionLimit::Permit> permit) {
+                                      HeldPermits permits) {
+    // Inline and awaitable runs end before this returns, so their permits die with this frame.
     if (const auto* h = std::get_if<InlineHandler>(&handler)) co_return call_guarded(h->fn, request, ctx, counters);
     if (const auto* h = std::get_if<BlockingHandler>(&handler)) {
         co_return co_await run_blocking(h->fn, std::move(request), std::move(ctx), blocking_pool, counters,
-                                        std::move(permit));
+                                        std::move(permits));
     }
     const auto& fn = std::get<AwaitableHandler>(handler).fn;
     std::stop_source stop;

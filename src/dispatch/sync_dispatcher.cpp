@@ -22,7 +22,8 @@ Response overloaded_response(std::string_view detail, std::string_view correlati
     return r;
 }
 
-boost::asio::awaitable<Response> SyncDispatcher::dispatch(const Handler& handler, Request request, Context ctx) {
+boost::asio::awaitable<Response> SyncDispatcher::dispatch(const Handler& handler, Request request, Context ctx,
+                                                          std::optional<Bulkhead::Permit> bulkhead) {
     const bool blocking = std::holds_alternative<BlockingHandler>(handler);
     auto permit = blocking ? blocking_.try_acquire() : concurrent_.try_acquire();
     if (!permit) {
@@ -30,9 +31,9 @@ boost::asio::awaitable<Response> SyncDispatcher::dispatch(const Handler& handler
                                                : "too many requests in flight",
                                       ctx.correlation_id, options_.retry_after);
     }
-    if (blocking)  // the permit travels with the work: held until the handler really returns
-        co_return co_await run_handler(handler, std::move(request), std::move(ctx), pool_, counters_, std::move(permit));
-    co_return co_await run_handler(handler, std::move(request), std::move(ctx), pool_, counters_);
+    // The permits travel with the work: held until the handler really returns.
+    HeldPermits held{.admission = std::move(permit), .bulkhead = std::move(bulkhead)};
+    co_return co_await run_handler(handler, std::move(request), std::move(ctx), pool_, counters_, std::move(held));
 }
 
 SyncDispatcher::Stats SyncDispatcher::stats() const noexcept {

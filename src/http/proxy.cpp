@@ -14,6 +14,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -112,7 +114,8 @@ bool is_stale_connection_error(const error_code& ec) {
            ec == asio::error::broken_pipe;
 }
 
-bhttp::request<bhttp::string_body> make_upstream_request(Request& request, const detail::UpstreamUrl& url) {
+bhttp::request<bhttp::string_body> make_upstream_request(Request& request, const detail::UpstreamUrl& url,
+                                                         SteadyTime deadline) {
     bhttp::request<bhttp::string_body> out;
     out.method_string(request.method);
     out.target(url.base_path + request.target);
@@ -124,6 +127,12 @@ bhttp::request<bhttp::string_body> make_upstream_request(Request& request, const
     if (!request.remote_address.empty()) out.set("X-Forwarded-For", request.remote_address);
     if (original_host && detail::is_safe_field("Host", *original_host)) out.set("X-Forwarded-Host", *original_host);
     out.set("X-Forwarded-Proto", "http");
+    // The time the upstream has left, so it can give up when we will (Envoy's expected-rq-timeout).
+    out.erase(kDeadlineHeader);
+    if (deadline != SteadyTime::max()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        out.set(kDeadlineHeader, std::to_string(std::max<std::int64_t>(0, left.count())));
+    }
     out.set(bhttp::field::host, url.authority);
     out.keep_alive(true);
     out.body() = std::move(request.body);
@@ -141,7 +150,7 @@ Response from_upstream(bhttp::response<bhttp::string_body>&& message) {
 
 asio::awaitable<Response> forward(std::shared_ptr<ConnectionPool> pool, ProxyOptions options, Request request,
                                   Context ctx) {
-    auto outgoing = make_upstream_request(request, pool->url());
+    auto outgoing = make_upstream_request(request, pool->url(), ctx.deadline);
     const bool may_resend = is_idempotent(outgoing.method());
     for (int attempt = 1;; ++attempt) {
         auto [cec, lease] = co_await pool->acquire(ctx.deadline);

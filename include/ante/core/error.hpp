@@ -24,6 +24,9 @@ enum class Errc {
     upstream_unreachable,  ///< connecting to the upstream failed
     upstream_failed,       ///< the upstream broke the exchange (reset, malformed reply)
     handler_failed,        ///< a handler threw
+    rate_limited,          ///< the route's rate limiter refused the call
+    circuit_open,          ///< the circuit breaker refuses calls for now
+    bulkhead_full,         ///< the bulkhead has no free place (and the wait, if any, ran out)
 };
 
 /// The error category of `Errc`.

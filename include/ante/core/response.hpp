@@ -2,6 +2,7 @@
 /// \file
 /// A transport-neutral response.
 
+#include <ante/core/error.hpp>
 #include <ante/core/headers.hpp>
 
 #include <nlohmann/json_fwd.hpp>
@@ -15,6 +16,9 @@ struct Response {
     int status = 200;
     Headers headers;
     std::string body;
+    /// Set when the gateway made this response itself (a rejection, a timeout, a failed
+    /// upstream), so policies can tell it from the handler's own answer. Not sent on the wire.
+    Errc error = Errc::ok;
 
     /// A response with a `text/plain` body.
     static Response text(int status, std::string body);

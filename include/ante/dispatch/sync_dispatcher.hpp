@@ -30,8 +30,10 @@ public:
     /// Waits for running blocking handlers (see `join`).
     ~SyncDispatcher();
 
-    /// Runs `handler` (which must outlive the call) and answers.
-    boost::asio::awaitable<Response> dispatch(const Handler& handler, Request request, Context ctx);
+    /// Runs `handler` (which must outlive the call) and answers. A `bulkhead` permit is held,
+    /// like the dispatcher's own, until the handler really returns.
+    boost::asio::awaitable<Response> dispatch(const Handler& handler, Request request, Context ctx,
+                                              std::optional<Bulkhead::Permit> bulkhead = std::nullopt);
 
     /// Stops taking blocking work and waits for the handlers still running.
     void join();

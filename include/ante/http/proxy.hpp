@@ -10,8 +10,12 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ante::http {
+
+/// The request header that tells the upstream how many milliseconds it has left.
+inline constexpr std::string_view kDeadlineHeader = "X-Request-Timeout-Ms";
 
 struct ProxyOptions {
     /// "http://host:port" optionally followed by a base path that prefixes forwarded targets.
