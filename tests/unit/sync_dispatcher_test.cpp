@@ -40,7 +40,8 @@ TEST(SyncDispatcher, SaturatedPoolRefusesAtOnceWith503AndRetryAfter) {
     gw.start();
     std::vector<std::future<Response>> admitted;
     for (int i = 0; i < 5; ++i) admitted.push_back(gw.async_dispatch(get("/slow"), asio::use_future));
-    while (gate.entered() < 2) std::this_thread::yield();
+    // All five admitted (dispatches run on two I/O threads, in no fixed order), two running.
+    while (gw.sync_dispatcher().stats().blocking_in_use < 5 || gate.entered() < 2) std::this_thread::yield();
     // 2 running + 3 waiting = the limit: the sixth is refused while the others still hang.
     Response refused = gw.async_dispatch(get("/slow"), asio::use_future).get();
     EXPECT_EQ(refused.status, 503);
