@@ -76,27 +76,45 @@ asio::awaitable<std::optional<Bulkhead::Permit>> Bulkhead::async_acquire() {
     const auto ex = co_await asio::this_coro::executor;
     const auto give_up_at = std::chrono::steady_clock::now() + options_.max_wait;
     auto waiter = std::make_shared<AsyncWaiter>(ex);
-    waiting_.fetch_add(1, std::memory_order_seq_cst);
-    bool got = false;
-    while (!(got = try_take()) && std::chrono::steady_clock::now() < give_up_at) {
-        {
-            std::lock_guard lock(mutex_);
-            async_waiters_.push_back(waiter);
+    // Undone however the wait ends, cancellation (an exception through co_await) included.
+    struct Waiting {
+        Bulkhead& b;
+        const std::shared_ptr<AsyncWaiter>& w;
+        bool got = false;
+        ~Waiting() {
+            b.waiting_.fetch_sub(1, std::memory_order_seq_cst);
+            std::lock_guard lock(b.mutex_);
+            std::erase_if(b.async_waiters_, [&](const auto& other) { return other.lock() == w; });
         }
-        if ((got = try_take())) break;  // freed between the first try and queueing
-        asio::steady_timer timer{ex, give_up_at};
-        co_await (waiter->wake.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
-    }
-    waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    };
+    waiting_.fetch_add(1, std::memory_order_seq_cst);
     {
-        std::lock_guard lock(mutex_);
-        std::erase_if(async_waiters_, [&](const auto& w) { return w.lock() == waiter; });
+        Waiting waiting{*this, waiter};
+        try {
+            while (!(waiting.got = try_take()) && std::chrono::steady_clock::now() < give_up_at) {
+                {
+                    std::lock_guard lock(mutex_);
+                    async_waiters_.push_back(waiter);
+                }
+                if ((waiting.got = try_take())) break;  // freed between the first try and queueing
+                asio::steady_timer timer{ex, give_up_at};
+                co_await (waiter->wake.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+            }
+        } catch (...) {
+            pass_on_wake();
+            throw;
+        }
+        if (waiting.got) co_return Permit{this};
     }
-    if (got) co_return Permit{this};
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    // A wake meant for us may have arrived as we gave up: pass it on so a place is not left idle.
-    if (in_use_.load() < options_.max_concurrent) wake_one();
+    pass_on_wake();
     co_return std::nullopt;
+}
+
+// A wake meant for a waiter that gave up (or was cancelled) must reach another, so a freed
+// place is not left idle while someone waits.
+void Bulkhead::pass_on_wake() {
+    if (in_use_.load() < options_.max_concurrent && waiting_.load() != 0) wake_one();
 }
 
 Bulkhead::Stats Bulkhead::stats() const noexcept {

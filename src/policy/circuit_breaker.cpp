@@ -11,7 +11,7 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 milliseconds until(SteadyTime later, SteadyTime now) {
-    return later <= now ? milliseconds{0} : duration_cast<milliseconds>(later - now) + milliseconds{1};
+    return later <= now ? milliseconds{0} : std::chrono::ceil<milliseconds>(later - now);
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ private:
     [[nodiscard]] bool try_take() noexcept;
     void release() noexcept;
     void wake_one();
+    void pass_on_wake();
 
     const std::string name_;
     const BulkheadOptions options_;
