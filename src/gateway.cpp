@@ -51,9 +51,13 @@ Gateway& Gateway::add(Route route) {
     if (route.name.empty()) route.name = route.method + " " + route.pattern;
     if (std::any_of(routes_.begin(), routes_.end(), [&](const Route& r) { return r.name == route.name; }))
         throw std::invalid_argument("duplicate route name '" + route.name + "'");
-    if (route.dispatch == Dispatch::async && route.policies && !route.policies->empty())
+    const bool async = route.dispatch == Dispatch::async;
+    if (async && route.policies && route.policies->retries())
         throw std::invalid_argument("route '" + route.name +
-                                    "': policies on async routes are not supported yet (they split at the queue)");
+                                    "': an async route retries by redelivering the job (Route::redelivery), "
+                                    "not with a retry policy around each attempt");
+    if (!async && (route.admission || route.redelivery))
+        throw std::invalid_argument("route '" + route.name + "': admission and redelivery are for async routes");
     if (route.dispatch == Dispatch::async) add_job_routes();
     router_.add(route.method, route.pattern);
     routes_.push_back(std::move(route));
@@ -123,6 +127,8 @@ asio::awaitable<Response> Gateway::dispatch(Request request) {
             response = co_await dispatch_with_policies(route, request, ctx);
         else if (route.dispatch == Dispatch::sync)
             response = co_await sync_.dispatch(route.handler, std::move(request), std::move(ctx));
+        else if (route.admission && !route.admission->empty())
+            response = co_await submit_after_admission(route, request, ctx);
         else
             response = co_await async_.submit(route, std::move(request), std::move(ctx));
         ctx.correlation_id = std::move(id);
@@ -133,17 +139,19 @@ asio::awaitable<Response> Gateway::dispatch(Request request) {
 
 asio::awaitable<Response> Gateway::dispatch_with_policies(const Route& route, Request& request, Context& ctx) {
     const DynamicPipeline::Terminal attempt = [this, &route](Call& call) -> asio::awaitable<Response> {
-        // A bulkhead permit goes with the handler run; a retry after a run that kept it
-        // (a blocking handler past its deadline) needs a place of its own.
-        std::optional<Bulkhead::Permit> place = std::move(call.bulkhead_permit);
-        call.bulkhead_permit.reset();
-        if (call.bulkhead && !place) {
-            place = call.bulkhead->try_acquire();
-            if (!place) co_return problem(Errc::bulkhead_full, "no free place for another attempt", call.ctx.correlation_id);
-        }
+        std::optional<Bulkhead::Permit> place;
+        if (!take_attempt_place(call, place))
+            co_return problem(Errc::bulkhead_full, "no free place for another attempt", call.ctx.correlation_id);
         co_return co_await sync_.dispatch(route.handler, call.request, call.ctx, std::move(place));
     };
     co_return co_await route.policies->execute(request, ctx, attempt);
+}
+
+asio::awaitable<Response> Gateway::submit_after_admission(const Route& route, Request& request, Context& ctx) {
+    const DynamicPipeline::Terminal submit = [this, &route](Call& call) -> asio::awaitable<Response> {
+        co_return co_await async_.submit(route, std::move(call.request), call.ctx);
+    };
+    co_return co_await route.admission->execute(request, ctx, submit);
 }
 
 asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds grace) { co_await async_.shutdown(grace); }

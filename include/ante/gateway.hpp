@@ -88,6 +88,7 @@ private:
     const Route* find_async_route(std::string_view name, std::string_view path, PathParams& params) const;
     void add_job_routes();
     boost::asio::awaitable<Response> dispatch_with_policies(const Route& route, Request& request, Context& ctx);
+    boost::asio::awaitable<Response> submit_after_admission(const Route& route, Request& request, Context& ctx);
 
     boost::asio::any_io_executor executor_;
     std::shared_ptr<const Clock> clock_;

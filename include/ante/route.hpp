@@ -4,6 +4,7 @@
 
 #include <ante/handler.hpp>
 #include <ante/policy/dynamic_pipeline.hpp>
+#include <ante/policy/layers.hpp>
 
 #include <chrono>
 #include <memory>
@@ -24,11 +25,18 @@ struct Route {
     std::string pattern;   ///< e.g. "/orders/{id}"; a final "{name...}" matches the rest of the path
     Handler handler;
     Dispatch dispatch = Dispatch::sync;
-    /// Time allowed for one handler run (sync: the whole call; async: one attempt). At expiry the
-    /// caller gets 504 (sync) or the job fails with a timeout (async). Envoy's route default.
+    /// Sync: the whole call, retries and backoff included (Envoy's route timeout and default);
+    /// async: one attempt. At expiry the caller gets 504, or the attempt fails with a timeout.
     std::chrono::milliseconds timeout{15'000};
-    /// Resilience policies around the handler (sync routes), outermost first; null for none.
+    /// Resilience policies around the handler, outermost first; null for none. On a sync route
+    /// they wrap the call; on an async route they wrap each attempt on the worker (bulkhead,
+    /// breaker, attempt timeout) and must not retry: a job's retry is its redelivery.
     std::shared_ptr<const DynamicPipeline> policies;
+    /// Async routes: policies that run at submit, before the 202 (a rate limiter).
+    std::shared_ptr<const DynamicPipeline> admission;
+    /// Async routes: a failed attempt that `retryable_answer` accepts goes back to the queue
+    /// after the backoff, up to `max_attempts` in all; null runs each job once.
+    std::shared_ptr<const RetryOptions> redelivery;
 };
 
 }  // namespace ante

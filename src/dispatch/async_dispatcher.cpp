@@ -5,6 +5,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -17,6 +19,15 @@
 namespace ante {
 
 namespace asio = boost::asio;
+
+namespace {
+// A job also tries again after the worker's own policies refused an attempt (a full bulkhead,
+// an open breaker): the job was accepted, and the refusal passes.
+bool worth_another_attempt(const RetryOptions& options, const Response& response) noexcept {
+    return retryable_answer(options, response) || response.error == Errc::bulkhead_full ||
+           response.error == Errc::circuit_open;
+}
+}  // namespace
 
 AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcherOptions options,
                                  std::shared_ptr<JobQueue> queue, std::shared_ptr<StatusStore> store,
@@ -31,11 +42,12 @@ AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcher
 
 AsyncDispatcher::~AsyncDispatcher() {
     queue_->close();
+    cancel_backoffs();
     // Workers resume on the io_context and touch this object until they see the closed queue.
     // Wait for them while the io_context still runs (a stopped one never resumes them), and
     // only then stop the pool their blocking handlers run on.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (live_workers_.load() > 0 && std::chrono::steady_clock::now() < until)
+    while ((live_workers_.load() > 0 || delayed_.load() > 0) && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     blocking_pool_.join();
 }
@@ -97,14 +109,15 @@ asio::awaitable<void> AsyncDispatcher::run(Job job) {
     ctx.route = job.route;
     ctx.attempt = job.attempt;
     std::optional<Response> response;
+    const Route* route = nullptr;
     try {
         Request request = deserialize_request(job.request);
-        const Route* route = resolve_(job.route, request.path(), ctx.params);
+        route = resolve_(job.route, request.path(), ctx.params);
         if (!route) {
             record.error = "no route named '" + job.route + "' matches the job";
         } else {
             ctx.deadline = clock_->steady_now() + route->timeout;
-            response = co_await run_handler(route->handler, std::move(request), ctx, blocking_pool_, counters_);
+            response = co_await attempt(*route, std::move(request), ctx);
         }
     } catch (const std::exception& e) {  // a malformed job fails alone; the worker lives on
         record.error = std::string("the job could not be run: ") + e.what();
@@ -112,14 +125,81 @@ asio::awaitable<void> AsyncDispatcher::run(Job job) {
     running_.fetch_sub(1, std::memory_order_relaxed);
 
     const bool ok = response && response->status < 500;
-    record.status = ok ? JobStatus::succeeded : JobStatus::failed;
     if (response && !ok) record.error = "the handler answered " + std::to_string(response->status);
+    if (!ok && response && route && route->redelivery && job.attempt < route->redelivery->max_attempts &&
+        worth_another_attempt(*route->redelivery, *response)) {
+        const auto wait = retry_delay(*route->redelivery, job.attempt, {}, *response, clock_->system_now());
+        record.status = JobStatus::queued;
+        record.error = "attempt " + std::to_string(job.attempt) + ": " + record.error;
+        record.updated = clock_->system_now();
+        co_await store_->update(std::move(record));
+        redelivered_.fetch_add(1, std::memory_order_relaxed);
+        spdlog::info("[{}] job {} on route '{}': attempt {} failed ({}), next in {} ms", job.correlation_id, job.id,
+                     job.route, job.attempt, response->status, wait.count());
+        delayed_.fetch_add(1);
+        asio::co_spawn(asio::make_strand(executor_), redeliver(std::move(job), wait), asio::detached);
+        co_return;
+    }
+    record.status = ok ? JobStatus::succeeded : JobStatus::failed;
+    if (ok) record.error.clear();  // an earlier attempt's failure is history, not the outcome
     record.result = std::move(response);
     record.updated = clock_->system_now();
     (ok ? succeeded_ : failed_).fetch_add(1, std::memory_order_relaxed);
     spdlog::info("[{}] job {} on route '{}' {} after {} attempt(s){}", job.correlation_id, job.id, job.route,
                  to_string(record.status), record.attempts, record.error.empty() ? "" : ": " + record.error);
     co_await store_->update(std::move(record));
+}
+
+asio::awaitable<Response> AsyncDispatcher::attempt(const Route& route, Request request, Context& ctx) {
+    if (!route.policies || route.policies->empty())
+        co_return co_await run_handler(route.handler, std::move(request), ctx, blocking_pool_, counters_);
+    const DynamicPipeline::Terminal terminal = [this, &route](Call& call) -> asio::awaitable<Response> {
+        std::optional<Bulkhead::Permit> place;
+        if (!take_attempt_place(call, place))
+            co_return problem(Errc::bulkhead_full, "no free place for this attempt", call.ctx.correlation_id);
+        co_return co_await run_handler(route.handler, call.request, call.ctx, blocking_pool_, counters_,
+                                       HeldPermits{.bulkhead = std::move(place)});
+    };
+    co_return co_await route.policies->execute(request, ctx, terminal);
+}
+
+asio::awaitable<void> AsyncDispatcher::redeliver(Job job, std::chrono::milliseconds wait) {
+    // Runs on its own strand: a cancel posted there by shutdown cannot slip in between the
+    // registration below and the wait.
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, wait);
+    bool closing = false;
+    {
+        std::lock_guard lock(backoff_mutex_);
+        closing = closing_;
+        std::erase_if(backoff_timers_, [](const auto& t) { return t.expired(); });
+        if (!closing) backoff_timers_.push_back(timer);
+    }
+    boost::system::error_code ec;
+    if (!closing) co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    const std::string id = job.id;
+    const Errc refused = co_await queue_->enqueue(std::move(job));
+    if (refused != Errc::ok) {
+        if (auto record = co_await store_->get(id)) {
+            record->status = JobStatus::failed;
+            record->error += refused == Errc::shutting_down ? "; the gateway shut down before the next attempt"
+                                                            : "; the queue had no room for the next attempt";
+            record->updated = clock_->system_now();
+            co_await store_->update(std::move(*record));
+        }
+        failed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    delayed_.fetch_sub(1);
+}
+
+void AsyncDispatcher::cancel_backoffs() {
+    std::vector<std::shared_ptr<asio::steady_timer>> timers;
+    {
+        std::lock_guard lock(backoff_mutex_);
+        closing_ = true;
+        for (auto& weak : backoff_timers_)
+            if (auto t = weak.lock()) timers.push_back(std::move(t));
+    }
+    for (auto& t : timers) asio::post(t->get_executor(), [t] { t->cancel(); });
 }
 
 asio::awaitable<Response> AsyncDispatcher::status(std::string id, std::string correlation_id) {
@@ -146,11 +226,12 @@ asio::awaitable<Response> AsyncDispatcher::result(std::string id, std::string co
 
 asio::awaitable<void> AsyncDispatcher::shutdown(std::chrono::milliseconds grace) {
     queue_->close();
+    cancel_backoffs();
     asio::steady_timer tick{co_await asio::this_coro::executor};
     const auto until = std::chrono::steady_clock::now() + grace;
     // Idle workers leave as soon as they see the closed queue, whatever the grace; only
     // workers still running a job are bounded by it.
-    while (live_workers_.load() > 0) {
+    while (live_workers_.load() > 0 || delayed_.load() > 0) {
         if (running_.load() > 0 && std::chrono::steady_clock::now() >= until) {
             spdlog::warn("async dispatcher: {} job(s) still running after the {} ms grace period", running_.load(),
                          grace.count());
@@ -171,6 +252,8 @@ AsyncDispatcher::Stats AsyncDispatcher::stats() const noexcept {
         .running = running_.load(std::memory_order_relaxed),
         .timeouts = counters_.timeouts.load(std::memory_order_relaxed),
         .handler_exceptions = counters_.handler_exceptions.load(std::memory_order_relaxed),
+        .redelivered = redelivered_.load(std::memory_order_relaxed),
+        .delayed = delayed_.load(),
     };
 }
 

@@ -64,19 +64,33 @@ std::optional<Response> RetryPolicy::enter(Call&, State& state) const {
     return std::nullopt;
 }
 
-bool RetryPolicy::retryable(const Call& call, const Response& response) const {
-    if (!options->retry_non_idempotent && !idempotent(call.request.method) &&
-        !call.request.headers.get("Idempotency-Key"))
-        return false;
+bool retryable_answer(const RetryOptions& options, const Response& response) noexcept {
     switch (response.error) {
         case Errc::ok:
-            return std::find(options->retry_on_status.begin(), options->retry_on_status.end(), response.status) !=
-                   options->retry_on_status.end();
+            return std::find(options.retry_on_status.begin(), options.retry_on_status.end(), response.status) !=
+                   options.retry_on_status.end();
         case Errc::upstream_unreachable:
         case Errc::upstream_failed:
         case Errc::timeout: return true;
         default: return false;
     }
+}
+
+milliseconds retry_delay(const RetryOptions& options, int retry, milliseconds previous, const Response& response,
+                         SystemTime now) {
+    milliseconds wait = options.backoff.delay(retry, previous, thread_random());
+    if (options.honour_retry_after) {
+        if (auto asked = response.headers.get("Retry-After"))
+            if (auto ms = parse_retry_after(*asked, now)) wait = std::max(wait, *ms);
+    }
+    return wait;
+}
+
+bool RetryPolicy::retryable(const Call& call, const Response& response) const {
+    if (!options->retry_non_idempotent && !idempotent(call.request.method) &&
+        !call.request.headers.get("Idempotency-Key"))
+        return false;
+    return retryable_answer(*options, response);
 }
 
 std::optional<milliseconds> RetryPolicy::again(Call& call, State& state, const Response& response) const {
@@ -85,11 +99,8 @@ std::optional<milliseconds> RetryPolicy::again(Call& call, State& state, const R
         counters->exhausted.fetch_add(1, std::memory_order_relaxed);
         return std::nullopt;
     }
-    milliseconds wait = options->backoff.delay(call.ctx.attempt, state.previous_wait, thread_random());
-    if (options->honour_retry_after) {
-        if (auto asked = response.headers.get("Retry-After"))
-            if (auto ms = parse_retry_after(*asked, call.clock.system_now())) wait = std::max(wait, *ms);
-    }
+    const milliseconds wait =
+        retry_delay(*options, call.ctx.attempt, state.previous_wait, response, call.clock.system_now());
     // No attempt starts after the total deadline: a retry that could not begin in time is not made.
     if (call.clock.steady_now() + wait >= call.ctx.deadline) return std::nullopt;
     state.retry.reset();  // the previous retry has ended

@@ -200,3 +200,119 @@ TEST_F(AsyncDispatcherTest, ManyConcurrentSubmitsAllCompleteExactlyOnce) {
     EXPECT_EQ(runs.load(), threads * per_thread);
     EXPECT_EQ(gw.async_dispatcher().stats().succeeded, std::uint64_t{threads * per_thread});
 }
+
+namespace {
+std::shared_ptr<const RetryOptions> redelivery(int attempts, std::chrono::milliseconds backoff = 1ms) {
+    auto o = std::make_shared<RetryOptions>();
+    o->max_attempts = attempts;
+    o->backoff = Backoff{.kind = Backoff::Kind::constant, .base = backoff, .max = backoff};
+    o->honour_retry_after = false;
+    return o;
+}
+}  // namespace
+
+TEST_F(AsyncDispatcherTest, FailedAttemptsAreRedeliveredWithBackoffUntilOneSucceeds) {
+    Gateway gw{runner.executor()};
+    std::vector<int> attempts;
+    std::mutex m;
+    gw.add(Route{.name = "flaky", .method = "POST", .pattern = "/flaky",
+                 .handler = blocking_handler([&](const Request&, Context& ctx) {
+                     std::lock_guard lock(m);
+                     attempts.push_back(ctx.attempt);
+                     return Response::text(ctx.attempt < 3 ? 503 : 200, "attempt " + std::to_string(ctx.attempt));
+                 }),
+                 .dispatch = Dispatch::async, .redelivery = redelivery(4)});
+    gw.start();
+    const std::string id = nlohmann::json::parse(call(gw, post("/flaky")).body)["id"];
+    auto doc = await_final(gw, id);
+    EXPECT_EQ(doc["status"], "succeeded");
+    EXPECT_EQ(doc["attempts"], 3);
+    EXPECT_EQ(call(gw, get("/jobs/" + id + "/result")).body, "attempt 3");
+    EXPECT_EQ(attempts, (std::vector<int>{1, 2, 3})) << "the attempt count travels in the job";
+    EXPECT_EQ(gw.async_dispatcher().stats().redelivered, 2u);
+}
+
+TEST_F(AsyncDispatcherTest, WhenAttemptsRunOutTheJobFailsWithTheLastAnswer) {
+    Gateway gw{runner.executor()};
+    gw.add(Route{.name = "down", .method = "POST", .pattern = "/down",
+                 .handler = blocking_handler([](const Request&, Context& ctx) {
+                     return Response::text(502, "attempt " + std::to_string(ctx.attempt));
+                 }),
+                 .dispatch = Dispatch::async, .redelivery = redelivery(3)});
+    gw.add(Route{.name = "bug", .method = "POST", .pattern = "/bug",
+                 .handler = blocking_handler([](const Request&, Context&) { return Response::text(500, "bug"); }),
+                 .dispatch = Dispatch::async, .redelivery = redelivery(3)});
+    gw.start();
+    const std::string down = nlohmann::json::parse(call(gw, post("/down")).body)["id"];
+    const std::string bug = nlohmann::json::parse(call(gw, post("/bug")).body)["id"];
+    auto doc = await_final(gw, down);
+    EXPECT_EQ(doc["status"], "failed");
+    EXPECT_EQ(doc["attempts"], 3);
+    EXPECT_EQ(call(gw, get("/jobs/" + down + "/result")).body, "attempt 3");
+    EXPECT_EQ(await_final(gw, bug)["attempts"], 1) << "500 is not retryable by default";
+}
+
+TEST_F(AsyncDispatcherTest, AdmissionPoliciesRunAtSubmitAndRefuseBeforeAnythingIsQueued) {
+    Gateway gw{runner.executor()};
+    auto limiter = std::make_shared<RateLimiter>(RateLimiterOptions{.rate_per_second = 0.001, .burst = 1});
+    auto admission = std::make_shared<DynamicPipeline>();
+    admission->add(RateLimitPolicy{limiter});
+    gw.add(Route{.name = "limited", .method = "POST", .pattern = "/limited",
+                 .handler = blocking_handler([](const Request&, Context&) { return Response::text(200, "ok"); }),
+                 .dispatch = Dispatch::async, .admission = admission});
+    gw.start();
+    EXPECT_EQ(call(gw, post("/limited")).status, 202);
+    Response refused = call(gw, post("/limited"));
+    EXPECT_EQ(refused.status, 429);
+    EXPECT_FALSE(refused.headers.contains("Location"));
+    EXPECT_EQ(gw.async_dispatcher().stats().submitted, 1u);
+}
+
+TEST_F(AsyncDispatcherTest, OpenBreakerOnTheWorkerDelaysTheJobInsteadOfRunningIt) {
+    Gateway gw{runner.executor()};
+    auto breaker = std::make_shared<CircuitBreaker>("upstream");
+    auto execution = std::make_shared<DynamicPipeline>();
+    execution->add(CircuitBreakerPolicy{breaker});
+    std::atomic<int> calls{0};
+    gw.add(Route{.name = "guarded", .method = "POST", .pattern = "/guarded",
+                 .handler = blocking_handler([&](const Request&, Context&) {
+                     ++calls;
+                     return Response::text(200, "ok");
+                 }),
+                 .dispatch = Dispatch::async, .policies = execution, .redelivery = redelivery(50, 5ms)});
+    gw.start();
+    breaker->force_open();
+    const std::string id = nlohmann::json::parse(call(gw, post("/guarded")).body)["id"];
+    while (gw.async_dispatcher().stats().redelivered < 2) std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(calls.load(), 0) << "an open breaker keeps the handler from running";
+    EXPECT_EQ(status_of(gw, id)["status"], "queued");
+    breaker->reset();
+    EXPECT_EQ(await_final(gw, id)["status"], "succeeded");
+    EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(AsyncDispatcherTest, ARetryPolicyAroundEachAttemptIsRefused) {
+    Gateway gw{runner.executor()};
+    auto execution = std::make_shared<DynamicPipeline>();
+    execution->add(RetryPolicy{});
+    EXPECT_THROW(gw.add(Route{.name = "twice", .method = "POST", .pattern = "/twice",
+                              .handler = blocking_handler([](const Request&, Context&) { return Response{}; }),
+                              .dispatch = Dispatch::async, .policies = execution}),
+                 std::invalid_argument)
+        << "one retry loop: redelivery, never a retry inside each attempt";
+}
+
+TEST_F(AsyncDispatcherTest, ShutdownEndsAJobWaitingOutItsBackoffAsFailedWithTheReason) {
+    Gateway gw{runner.executor()};
+    gw.add(Route{.name = "later", .method = "POST", .pattern = "/later",
+                 .handler = blocking_handler([](const Request&, Context&) { return Response::text(503, "busy"); }),
+                 .dispatch = Dispatch::async, .redelivery = redelivery(3, 1h)});
+    gw.start();
+    const std::string id = nlohmann::json::parse(call(gw, post("/later")).body)["id"];
+    while (gw.async_dispatcher().stats().delayed < 1) std::this_thread::sleep_for(1ms);
+    runner.wait(gw.shutdown(5s));  // must not wait out the hour
+    auto doc = status_of(gw, id);
+    EXPECT_EQ(doc["status"], "failed");
+    EXPECT_NE(doc["error"].get<std::string>().find("shut down before the next attempt"), std::string::npos);
+    EXPECT_EQ(gw.async_dispatcher().stats().delayed, 0u);
+}

@@ -8,13 +8,16 @@
 #include <ante/route.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace ante {
 
@@ -63,12 +66,17 @@ public:
         std::size_t running = 0;
         std::uint64_t timeouts = 0;
         std::uint64_t handler_exceptions = 0;
+        std::uint64_t redelivered = 0;  ///< failed attempts sent back to the queue
+        std::size_t delayed = 0;        ///< jobs waiting out their backoff before the next attempt
     };
     [[nodiscard]] Stats stats() const noexcept;
 
 private:
     boost::asio::awaitable<void> work();
     boost::asio::awaitable<void> run(Job job);
+    boost::asio::awaitable<Response> attempt(const Route& route, Request request, Context& ctx);
+    boost::asio::awaitable<void> redeliver(Job job, std::chrono::milliseconds wait);
+    void cancel_backoffs();
 
     boost::asio::any_io_executor executor_;
     AsyncDispatcherOptions options_;
@@ -80,7 +88,12 @@ private:
     RunnerCounters counters_;
     std::atomic<std::size_t> live_workers_{0};
     std::atomic<std::size_t> running_{0};
-    std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, succeeded_{0}, failed_{0};
+    std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, succeeded_{0}, failed_{0}, redelivered_{0};
+    // Jobs in backoff: each waits on its own timer, which shutdown cancels.
+    std::atomic<std::size_t> delayed_{0};
+    std::mutex backoff_mutex_;
+    bool closing_ = false;  // guarded by backoff_mutex_
+    std::vector<std::weak_ptr<boost::asio::steady_timer>> backoff_timers_;
 };
 
 }  // namespace ante

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <concepts>
 #include <optional>
+#include <utility>
 
 namespace ante {
 
@@ -27,6 +28,15 @@ struct Call {
     Bulkhead* bulkhead = nullptr;
     std::optional<Bulkhead::Permit> bulkhead_permit;
 };
+
+/// The bulkhead place one handler run holds: the one the bulkhead layer took or, for a retry
+/// after a run that kept it (a blocking handler past its deadline), a new one. False when the
+/// call has a bulkhead and no place is free.
+inline bool take_attempt_place(Call& call, std::optional<Bulkhead::Permit>& place) {
+    place = std::exchange(call.bulkhead_permit, std::nullopt);
+    if (call.bulkhead && !place) place = call.bulkhead->try_acquire();
+    return !call.bulkhead || place.has_value();
+}
 
 /// A policy layer: `enter` runs before the inner layers and may answer instead of them (a
 /// rejection); `leave` runs after them and may change the answer. `State` is per call and

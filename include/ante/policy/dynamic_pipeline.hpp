@@ -24,12 +24,15 @@ public:
     /// Appends `layer` inside the ones already added (so add the outermost first).
     template <PolicyLayer L>
     DynamicPipeline& add(L layer) {
+        if constexpr (RetryingLayer<L>) retries_ = true;
         steps_.push_back(std::make_unique<LayerStep<L>>(std::move(layer)));
         return *this;
     }
 
     [[nodiscard]] bool empty() const noexcept { return steps_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return steps_.size(); }
+    /// True when a layer may run the inner ones again (a retry).
+    [[nodiscard]] bool retries() const noexcept { return retries_; }
 
     /// Runs `terminal` through the layers. `request` and `ctx` must outlive the call.
     boost::asio::awaitable<Response> execute(Request& request, Context& ctx, const Terminal& terminal) const;
@@ -48,6 +51,7 @@ private:
 
     std::shared_ptr<const Clock> clock_;
     std::vector<std::unique_ptr<Step>> steps_;
+    bool retries_ = false;
 };
 
 template <class L>

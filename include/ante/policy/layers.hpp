@@ -91,6 +91,13 @@ struct RetryOptions {
     bool honour_retry_after = true;
 };
 
+/// Whether `response` is worth another try by its status or its cause (methods aside).
+bool retryable_answer(const RetryOptions& options, const Response& response) noexcept;
+
+/// The wait before retry number `retry`: the backoff, or longer when the answer's Retry-After asks.
+std::chrono::milliseconds retry_delay(const RetryOptions& options, int retry, std::chrono::milliseconds previous,
+                                      const Response& response, SystemTime now);
+
 /// Retry layer: runs the inner layers again with backoff, within the total deadline and the
 /// retry budget. When attempts run out the caller gets the last attempt's answer.
 struct RetryPolicy {
