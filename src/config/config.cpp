@@ -2,6 +2,9 @@
 
 #include <ante/router.hpp>
 
+#include "fields.hpp"
+#include "policy_parse.hpp"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <nlohmann/json.hpp>
@@ -26,135 +29,9 @@ ConfigError::ConfigError(std::string field, const std::string& reason)
 
 namespace {
 
-using json = nlohmann::json;
-
-// Upper bounds that keep values sane: thread counts a machine can hold, and durations that
-// cannot overflow a steady_clock deadline (10 years).
-constexpr std::uint64_t max_threads = 1024;
-constexpr std::uint64_t max_count = std::numeric_limits<std::int64_t>::max();
-constexpr std::uint64_t max_seconds = 10ULL * 365 * 24 * 3600;
-constexpr std::uint64_t max_millis = max_seconds * 1000;
+using namespace config_detail;
 
 constexpr std::string_view url_form = "expected \"http://host:port[/path]\"";
-
-[[noreturn]] void fail(std::string field, const std::string& reason) { throw ConfigError(std::move(field), reason); }
-
-// The offending value as JSON, cut short so a huge object does not flood the message.
-std::string describe(const json& value) {
-    std::string text = value.dump();
-    if (text.size() > 60) text = text.substr(0, 57) + "...";
-    return text;
-}
-
-std::string json_quote(std::string_view s) { return describe(json(s)); }
-
-std::string member_path(std::string_view parent, std::string_view key) {
-    return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
-}
-
-std::string index_path(std::string_view parent, std::size_t i) {
-    return std::string(parent) + "[" + std::to_string(i) + "]";
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out += separator;
-        out += item;
-    }
-    return out;
-}
-
-// One JSON object with its known field names. Unknown fields are rejected up front, so a
-// misspelt field is reported as such rather than as a missing required one.
-class Fields {
-public:
-    Fields(const json& object, std::string path, std::vector<std::string> known, std::string_view context = {})
-        : object_(object), path_(std::move(path)), known_(std::move(known)) {
-        if (!object_.is_object())
-            fail(path_.empty() ? "(document)" : path_, "expected an object, got " + describe(object_));
-        for (const auto& [key, value] : object_.items()) {
-            if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
-            fail(member_path(path_, key),
-                 "unknown field" + std::string(context) + "; known fields: " + join(known_));
-        }
-    }
-
-    [[nodiscard]] std::string path(std::string_view key) const { return member_path(path_, key); }
-
-    // The value of `key`, or nullptr when it is absent.
-    [[nodiscard]] const json* find(std::string_view key) const {
-        auto it = object_.find(std::string(key));
-        return it == object_.end() ? nullptr : &*it;
-    }
-
-    [[nodiscard]] const json& required(std::string_view key) const {
-        const json* value = find(key);
-        if (!value) fail(path(key), "required field missing");
-        return *value;
-    }
-
-    // An integer in lo..hi. Bounded ranges (ports, statuses) are named in full in the message;
-    // open-ended ones say only the bound that was crossed.
-    std::uint64_t integer(std::string_view key, const json& value, std::uint64_t lo, std::uint64_t hi,
-                          bool show_range = false) const {
-        const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
-        if (!value.is_number_integer())
-            fail(path(key), (show_range ? "expected an integer " + range : std::string("expected an integer")) +
-                                ", got " + describe(value));
-        const bool negative = !value.is_number_unsigned();
-        const std::uint64_t n = negative ? 0 : value.get<std::uint64_t>();
-        if (negative || n < lo)
-            fail(path(key), (show_range ? "expected an integer " + range : "must be at least " + std::to_string(lo)) +
-                                ", got " + describe(value));
-        if (n > hi)
-            fail(path(key), (show_range ? "expected an integer " + range : "must be at most " + std::to_string(hi)) +
-                                ", got " + describe(value));
-        return n;
-    }
-
-    template <class T>
-    void count(std::string_view key, T& out, std::uint64_t lo, std::uint64_t hi = max_count) const {
-        if (const json* v = find(key)) out = static_cast<T>(integer(key, *v, lo, hi));
-    }
-
-    void millis(std::string_view key, std::chrono::milliseconds& out, std::uint64_t lo) const {
-        if (const json* v = find(key))
-            out = std::chrono::milliseconds(static_cast<std::int64_t>(integer(key, *v, lo, max_millis)));
-    }
-
-    void seconds(std::string_view key, std::chrono::seconds& out, std::uint64_t lo) const {
-        if (const json* v = find(key))
-            out = std::chrono::seconds(static_cast<std::int64_t>(integer(key, *v, lo, max_seconds)));
-    }
-
-    void boolean(std::string_view key, bool& out) const {
-        const json* v = find(key);
-        if (!v) return;
-        if (!v->is_boolean()) fail(path(key), "expected true or false, got " + describe(*v));
-        out = v->get<bool>();
-    }
-
-    [[nodiscard]] std::string string_value(std::string_view key, const json& value, bool allow_empty) const {
-        if (!value.is_string()) fail(path(key), "expected a string, got " + describe(value));
-        std::string s = value.get<std::string>();
-        if (!allow_empty && s.empty()) fail(path(key), "must not be empty");
-        return s;
-    }
-
-    void string(std::string_view key, std::string& out, bool allow_empty = false) const {
-        if (const json* v = find(key)) out = string_value(key, *v, allow_empty);
-    }
-
-    [[nodiscard]] std::string required_string(std::string_view key) const {
-        return string_value(key, required(key), false);
-    }
-
-private:
-    const json& object_;
-    std::string path_;
-    std::vector<std::string> known_;
-};
 
 // Accepts only what the proxy can reach: http, a host, an optional port 1..65535 (80 when
 // absent, as the proxy assumes) and an optional base path. Returns the fault, or "".
@@ -293,8 +170,9 @@ HandlerConfig parse_handler(const json& value, const std::string& path) {
     return out;
 }
 
-RouteConfig parse_route(const json& value, const std::string& path) {
-    const Fields f(value, path, {"name", "method", "path", "dispatch", "timeout_ms", "handler"});
+RouteConfig parse_route(const json& value, const std::string& path,
+                        const std::map<std::string, CircuitBreakerOptions, std::less<>>& breakers) {
+    const Fields f(value, path, {"name", "method", "path", "dispatch", "timeout_ms", "handler", "policies"});
     RouteConfig out;
     f.string("name", out.name);
     out.method = f.required_string("method");
@@ -314,6 +192,7 @@ RouteConfig parse_route(const json& value, const std::string& path) {
     }
     f.millis("timeout_ms", out.timeout, 1);
     out.handler = parse_handler(f.required("handler"), f.path("handler"));
+    if (const json* v = f.find("policies")) out.policies = parse_policies(*v, f.path("policies"), out.dispatch, breakers);
     if (out.name.empty()) out.name = out.method + " " + out.path;  // Gateway::add's default, made visible
     return out;
 }
@@ -321,7 +200,9 @@ RouteConfig parse_route(const json& value, const std::string& path) {
 constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
 
 GatewayConfig parse_document(const json& doc) {
-    const Fields f(doc, "", {"listen", "admin", "io_threads", "shutdown_grace_ms", "log_level", "sync", "async", "routes"});
+    const Fields f(doc, "",
+                   {"listen", "admin", "io_threads", "shutdown_grace_ms", "log_level", "sync", "async", "breakers",
+                    "routes"});
     GatewayConfig out;
     if (const json* v = f.find("listen")) out.listen = parse_server(*v, "listen", out.listen);
     if (const json* v = f.find("admin")) out.admin = parse_server(*v, "admin", out.admin);
@@ -338,6 +219,7 @@ GatewayConfig parse_document(const json& doc) {
     }
     if (const json* v = f.find("sync")) parse_sync(*v, out.gateway.sync);
     if (const json* v = f.find("async")) parse_async(*v, out.gateway);
+    if (const json* v = f.find("breakers")) out.breakers = parse_breakers(*v);
 
     const json& routes = f.required("routes");
     if (!routes.is_array() || routes.empty())
@@ -345,7 +227,7 @@ GatewayConfig parse_document(const json& doc) {
     std::set<std::string, std::less<>> names;
     for (std::size_t i = 0; i < routes.size(); ++i) {
         const std::string path = index_path("routes", i);
-        RouteConfig route = parse_route(routes[i], path);
+        RouteConfig route = parse_route(routes[i], path, out.breakers);
         // Jobs find their route by name, so two routes must never share one.
         if (!names.insert(route.name).second)
             fail(member_path(path, "name"), "duplicate route name " + json_quote(route.name));
@@ -498,6 +380,7 @@ Handler build_handler(const RouteConfig& route, const std::string& path, boost::
 }  // namespace
 
 void add_routes(const GatewayConfig& config, Gateway& gateway, boost::asio::any_io_executor executor) {
+    const BreakerMap breakers = make_breakers(config.breakers);
     for (std::size_t i = 0; i < config.routes.size(); ++i) {
         const RouteConfig& rc = config.routes[i];
         const std::string path = index_path("routes", i);
@@ -508,6 +391,10 @@ void add_routes(const GatewayConfig& config, Gateway& gateway, boost::asio::any_
         route.handler = build_handler(rc, path, executor);
         route.dispatch = rc.dispatch;
         route.timeout = rc.timeout;
+        RoutePolicies policies = build_policies(rc.policies, rc.dispatch, breakers);
+        route.policies = std::move(policies.policies);
+        route.admission = std::move(policies.admission);
+        route.redelivery = std::move(policies.redelivery);
         try {
             gateway.add(std::move(route));
         } catch (const std::invalid_argument& e) {

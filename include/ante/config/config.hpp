@@ -15,9 +15,11 @@
 ///   "sync": {"threads": 16, "queue": 64, "concurrency": 1024, "retry_after_s": 1},
 ///   "async": {"workers": 4, "queue_capacity": 10000, "retry_after_s": 1, "jobs_path": "/jobs",
 ///             "job_retention_s": 3600, "job_records": 100000},
+///   "breakers": {"catalog": {"failure_rate": 0.5, "minimum_calls": 20, "wait_in_open_ms": 5000}},
 ///   "routes": [
 ///     {"name": "checkout", "method": "POST", "path": "/checkout", "dispatch": "sync", "timeout_ms": 15000,
-///      "handler": {"type": "proxy", "upstream": "http://127.0.0.1:9000", "max_idle_connections": 64}},
+///      "handler": {"type": "proxy", "upstream": "http://127.0.0.1:9000", "max_idle_connections": 64},
+///      "policies": {"retry": {"max_attempts": 3}, "circuit_breaker": "catalog", "attempt_timeout_ms": 1000}},
 ///     {"method": "GET", "path": "/hello",
 ///      "handler": {"type": "static", "status": 200, "body": "hi", "content_type": "text/plain"}},
 ///     {"method": "POST", "path": "/echo", "dispatch": "async", "handler": {"type": "echo"}}
@@ -27,6 +29,7 @@
 /// `admin` takes the same fields as `listen`. Unknown fields are errors, so a typo never
 /// passes silently.
 
+#include <ante/config/policy_config.hpp>
 #include <ante/gateway.hpp>
 #include <ante/http/proxy.hpp>
 #include <ante/http/server.hpp>
@@ -87,6 +90,7 @@ struct RouteConfig {
     Dispatch dispatch = Dispatch::sync;
     std::chrono::milliseconds timeout{15'000};
     HandlerConfig handler;
+    PolicyConfig policies;  ///< docs/policies.md
 };
 
 /// Listener defaults of the standalone gateway (ServerOptions itself defaults to port 0).
@@ -103,6 +107,8 @@ struct GatewayConfig {
     std::size_t io_threads = 1;       ///< threads running the io_context, main thread included
     GatewayOptions gateway;           ///< sync/async limits, job retention
     std::vector<RouteConfig> routes;  ///< at least one
+    /// Named circuit breakers, shared by the routes that name them (one per upstream).
+    std::map<std::string, CircuitBreakerOptions, std::less<>> breakers;
     std::chrono::milliseconds shutdown_grace{10'000};  ///< drain time on SIGINT/SIGTERM
     std::string log_level = "info";   ///< trace, debug, info, warn, error, critical or off
 };
