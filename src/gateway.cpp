@@ -14,13 +14,14 @@ namespace asio = boost::asio;
 namespace {
 
 std::shared_ptr<JobQueue> queue_or_default(const GatewayOptions& o) {
-    return o.queue ? o.queue : std::make_shared<MemoryJobQueue>(o.async.queue_capacity);
+    return o.queue ? o.queue : std::make_shared<MemoryJobQueue>(o.async.queue_capacity, o.async.queue_bytes);
 }
 
 std::shared_ptr<StatusStore> store_or_default(const GatewayOptions& o) {
     return o.store ? o.store
                    : std::make_shared<MemoryStatusStore>(
-                         MemoryStatusStoreOptions{.retention = o.job_retention, .capacity = o.job_records}, o.clock);
+                         MemoryStatusStoreOptions{.retention = o.job_retention, .capacity = o.job_records,
+                                                  .max_bytes = o.job_bytes}, o.clock);
 }
 
 const GatewayOptions& default_options() {
@@ -103,11 +104,15 @@ Response Gateway::internal_error_response() {
 
 asio::awaitable<Response> Gateway::dispatch(Request request) {
     Context ctx;
-    if (auto sent = request.headers.get("X-Request-Id"); sent && is_valid_correlation_id(*sent)) {
+    if (auto sent = request.headers.get("X-Request-Id"); sent && is_valid_correlation_id(*sent))
         ctx.correlation_id = *sent;
-    } else {
+    else
         ctx.correlation_id = generate_id();
-        request.headers.set("X-Request-Id", ctx.correlation_id);  // so the upstream sees the same ID
+    request.headers.set("X-Request-Id", ctx.correlation_id);  // one value, the one the upstream sees too
+    if (has_dot_segment(request.path())) {
+        Response refused = problem(Errc::bad_request, "the path must not have '.' or '..' segments", ctx.correlation_id);
+        refused.headers.set("X-Request-Id", ctx.correlation_id);
+        co_return refused;
     }
     RouteMatch match = router_.match(request.method, request.path());
     Response response;

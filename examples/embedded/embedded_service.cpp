@@ -14,7 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <iostream>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -39,15 +42,33 @@ ante::Response fulfil_order(const ante::Request& request, ante::Context& ctx) {
 
 }  // namespace
 
+// The port from the command line: a whole number 0..65535 (0 picks a free one).
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || value > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(value);
+}
+
 int main(int argc, char** argv) {
-    const std::uint16_t port = argc > 1 ? static_cast<std::uint16_t>(std::stoi(argv[1])) : 8080;
+    const std::string_view arg = argc > 1 ? argv[1] : "8080";
+    if (arg == "--help" || arg == "-h" || argc > 2) {
+        std::cout << "usage: embedded_service [PORT=8080 (0: any free port)]\n"
+                     "serves sync POST /checkout and async POST /orders (status at /jobs/{id}) on 127.0.0.1\n";
+        return argc > 2 ? 2 : 0;
+    }
+    const auto port = parse_port(arg);
+    if (!port) {
+        std::cerr << "embedded_service: invalid port '" << arg << "' (expected 0..65535; see --help)\n";
+        return 2;
+    }
     asio::io_context io;
     ante::Gateway gateway{io.get_executor()};
     gateway.route("POST", "/checkout", ante::blocking_handler(checkout));
     gateway.route("POST", "/orders", ante::blocking_handler(fulfil_order), ante::Dispatch::async);
     gateway.start();
 
-    ante::http::Server server{io.get_executor(), gateway, {.address = "127.0.0.1", .port = port}};
+    ante::http::Server server{io.get_executor(), gateway, {.address = "127.0.0.1", .port = *port}};
     server.start();
     std::cout << "listening on 127.0.0.1:" << server.port() << std::endl;
 

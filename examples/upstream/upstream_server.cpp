@@ -49,12 +49,15 @@ struct server_state {
 constexpr std::uint64_t max_delay_ms = 600'000;
 
 constexpr char usage[] =
-    "usage: upstream_server [--address A=127.0.0.1] [--port P=0 (any free)] [--threads N=1]\n"
+    "usage: example_upstream [--address A=127.0.0.1] [--port P=0 (any free)] [--threads N=1]\n"
     "         [--latency-ms N=0 (before every answer)] [--seed S=1 (failure RNG)]\n"
-    "         [--fail-rate F=0 (fraction 0..1 of echo/delay requests answered 500)]\n";
+    "         [--fail-rate F=0 (fraction 0..1 of echo/delay requests answered 500)]\n"
+    "routes: /status/{code} answers that status; /delay/{ms} answers after ms milliseconds;\n"
+    "        GET /stats counts the requests served; POST /reset zeroes the count;\n"
+    "        anything else echoes the request back as JSON.\n";
 
 [[noreturn]] void usage_error(std::string const& msg) {
-    std::cerr << "upstream_server: " << msg << " (see --help)\n";
+    std::cerr << "example_upstream: " << msg << " (see --help)\n";
     std::exit(2);
 }
 
@@ -71,7 +74,7 @@ options parse_options(int argc, char** argv) {
     options o;
     for (int i = 1; i < argc; ++i) {
         std::string_view const flag = argv[i];
-        if (flag == "--help") {
+        if (flag == "--help" || flag == "-h") {
             std::cout << usage;
             std::exit(0);
         }
@@ -241,6 +244,6 @@ int main(int argc, char** argv) try {
     pool.clear();  // join before the io_context goes away
     return 0;
 } catch (std::exception const& e) {
-    std::cerr << "upstream_server: " << e.what() << '\n';
+    std::cerr << "example_upstream: " << e.what() << '\n';
     return 1;
 }

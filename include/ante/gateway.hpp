@@ -31,6 +31,7 @@ struct GatewayOptions {
     /// Retention of finished job records and the store's cap (used when `store` is null).
     std::chrono::seconds job_retention{3600};
     std::size_t job_records = 100'000;
+    std::size_t job_bytes = std::size_t{256} << 20;  ///< the records' (and results') bytes
     /// Backends; null means the in-memory ones (fast, not durable across a crash).
     std::shared_ptr<JobQueue> queue;
     std::shared_ptr<StatusStore> store;

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The three kinds of handler (DESIGN.md seam 3).
+/// The three kinds of handler (docs/design.md seam 3).
 
 #include <ante/core/context.hpp>
 #include <ante/core/request.hpp>

@@ -32,6 +32,10 @@ private:
     std::vector<Segment> segments_;
 };
 
+/// True when `path` has a "." or ".." segment, plain or percent-encoded. Such paths are refused
+/// rather than forwarded: an upstream that resolves them could be reached outside a route's prefix.
+bool has_dot_segment(std::string_view path);
+
 /// The outcome of matching a request against the route table.
 struct RouteMatch {
     enum class Kind { found, not_found, method_not_allowed } kind = Kind::not_found;

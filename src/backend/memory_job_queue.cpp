@@ -17,7 +17,8 @@ asio::awaitable<Errc> MemoryJobQueue::enqueue(Job job) {
         std::lock_guard lock(mutex_);
         if (closed_) co_return Errc::shutting_down;
         if (waiters_.empty()) {
-            if (jobs_.size() >= capacity_) co_return Errc::queue_full;
+            if (jobs_.size() >= capacity_ || bytes_ + job.request.size() > max_bytes_) co_return Errc::queue_full;
+            bytes_ += job.request.size();
             jobs_.push_back(std::move(job));
             co_return Errc::ok;
         }
@@ -41,9 +42,10 @@ asio::awaitable<std::optional<Job>> MemoryJobQueue::take() {
             return;
         }
         std::optional<Job> job;
-        if (!closed_) {  // once closed, workers stop; what is left stays queued
+        if (!jobs_.empty() && !abandoned_) {  // a closed queue is drained first
             job = std::move(jobs_.front());
             jobs_.pop_front();
+            bytes_ -= job->request.size();
         }
         lock.unlock();
         deliver(std::move(job));
@@ -53,10 +55,28 @@ asio::awaitable<std::optional<Job>> MemoryJobQueue::take() {
 }
 
 void MemoryJobQueue::close() {
-    std::deque<Waiter> waiters;
     {
         std::lock_guard lock(mutex_);
         closed_ = true;
+    }
+    wake_all_waiters();  // a waiter exists only while the queue is empty: nothing is left to drain
+}
+
+std::size_t MemoryJobQueue::abandon() {
+    std::size_t left = 0;
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = abandoned_ = true;
+        left = jobs_.size();
+    }
+    wake_all_waiters();
+    return left;
+}
+
+void MemoryJobQueue::wake_all_waiters() {
+    std::deque<Waiter> waiters;
+    {
+        std::lock_guard lock(mutex_);
         waiters.swap(waiters_);
     }
     for (auto& waiter : waiters) waiter(std::nullopt);

@@ -23,8 +23,9 @@ void MemoryStatusStore::purge_expired(SteadyTime now) {
     }
 }
 
-bool MemoryStatusStore::evict_oldest_finished() {
+bool MemoryStatusStore::evict_oldest_finished(std::string_view keep) {
     while (!finished_.empty()) {
+        if (!keep.empty() && finished_.front().second == keep) return false;
         auto [expires_at, id] = std::move(finished_.front());
         finished_.pop_front();
         auto it = entries_.find(id);
@@ -37,12 +38,18 @@ bool MemoryStatusStore::evict_oldest_finished() {
     return false;
 }
 
+bool MemoryStatusStore::full(std::size_t adding) const {
+    return entries_.size() >= options_.capacity || stats_.bytes + adding > options_.max_bytes;
+}
+
 asio::awaitable<Errc> MemoryStatusStore::create(JobRecord record) {
     std::lock_guard lock(mutex_);
     purge_expired(clock_->steady_now());
-    if (entries_.size() >= options_.capacity && !evict_oldest_finished()) {
-        ++stats_.refused;
-        co_return Errc::store_full;
+    while (full(record.byte_estimate())) {
+        if (!evict_oldest_finished()) {
+            ++stats_.refused;
+            co_return Errc::store_full;
+        }
     }
     stats_.bytes += record.byte_estimate();
     std::string id = record.id;
@@ -64,6 +71,9 @@ asio::awaitable<void> MemoryStatusStore::update(JobRecord record) {
     Entry& entry = it->second;
     stats_.bytes -= entry.record.byte_estimate();
     stats_.bytes += record.byte_estimate();
+    // An accepted job's result is always kept; older finished records make room for it.
+    while (stats_.bytes > options_.max_bytes && evict_oldest_finished(record.id)) {
+    }
     const bool newly_final = is_final(record.status) && entry.expires_at == SteadyTime::max();
     entry.record = std::move(record);
     if (newly_final) {

@@ -103,7 +103,7 @@ http::ServerOptions parse_server(const json& value, const std::string& path, htt
     boost::asio::ip::make_address(out.address, ec);
     if (ec) fail(f.path("address"), "expected an IP address, got " + json_quote(out.address));
     if (const json* v = f.find("port")) out.port = static_cast<std::uint16_t>(f.integer("port", *v, 0, 65535, true));
-    f.count("header_limit", out.header_limit, 1);
+    f.count("header_limit", out.header_limit, 1, std::numeric_limits<std::uint32_t>::max());
     f.count("body_limit", out.body_limit, 0);
     f.millis("header_timeout_ms", out.header_timeout, 1);
     f.millis("body_timeout_ms", out.body_timeout, 1);
@@ -123,21 +123,26 @@ void parse_sync(const json& value, SyncDispatcherOptions& out) {
 
 void parse_async(const json& value, GatewayOptions& out) {
     const Fields f(value, "async",
-                   {"workers", "queue_capacity", "retry_after_s", "jobs_path", "job_retention_s", "job_records"});
-    f.count("workers", out.async.workers, 1, 100'000);
+                   {"workers", "queue_capacity", "queue_bytes", "retry_after_s", "jobs_path", "job_retention_s",
+                    "job_records", "job_bytes"});
+    f.count("workers", out.async.workers, 1, max_threads);  // each worker may hold a pool thread
     f.count("queue_capacity", out.async.queue_capacity, 1);
     f.seconds("retry_after_s", out.async.retry_after, 0);
     if (const json* v = f.find("jobs_path")) {
         std::string jobs = f.string_value("jobs_path", *v, false);
         // The status routes are "{jobs_path}/{id}": the prefix must be a literal path.
-        const bool ok = jobs.front() == '/' && jobs.back() != '/' &&
-                        jobs.find_first_of("{}?# ") == std::string::npos;
-        if (!ok) fail(f.path("jobs_path"), "expected a path such as \"/jobs\" (leading '/', no trailing '/', "
-                                           "no parameters), got " + json_quote(jobs));
+        const bool ok = jobs.front() == '/' && jobs.back() != '/' && jobs.find("//") == std::string::npos &&
+                        std::all_of(jobs.begin(), jobs.end(), [](unsigned char c) {
+                            return std::isalnum(c) || std::string_view("/-._~").find(static_cast<char>(c)) != std::string_view::npos;
+                        });
+        if (!ok) fail(f.path("jobs_path"), "expected a path such as \"/jobs\" (leading '/', no trailing or double '/', "
+                                           "only letters, digits and -._~), got " + json_quote(jobs));
         out.async.jobs_path = std::move(jobs);
     }
     f.seconds("job_retention_s", out.job_retention, 1);
     f.count("job_records", out.job_records, 1);
+    f.count("queue_bytes", out.async.queue_bytes, 1);
+    f.count("job_bytes", out.job_bytes, 1);
 }
 
 HandlerConfig parse_handler(const json& value, const std::string& path) {
@@ -260,6 +265,8 @@ public:
         if (event == E::object_start || event == E::array_start || event == E::value) {
             if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
         }
+        if ((event == E::object_start || event == E::array_start) && frames_.size() >= max_depth)
+            fail(path(), "nested deeper than " + std::to_string(max_depth) + " levels");
         switch (event) {
         case E::object_start: frames_.push_back(Frame{false, 0, {}, {}}); break;
         case E::array_start: frames_.push_back(Frame{true, 0, {}, {}}); break;
@@ -279,6 +286,9 @@ public:
     }
 
 private:
+    // No configuration needs more; far deeper input would exhaust the stack when printed.
+    static constexpr std::size_t max_depth = 32;
+
     struct Frame {
         bool is_array;
         std::size_t index;  // elements seen so far (arrays)

@@ -22,14 +22,38 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 bool method_matches(std::string_view route_method, std::string_view method) {
-    return route_method == "*" || route_method == method;
+    // HEAD is GET without the body (RFC 9110 §9.3.2): a GET route serves it too.
+    return route_method == "*" || route_method == method || (method == "HEAD" && route_method == "GET");
+}
+
+// "." or "..", also percent-encoded ("%2e", "%2E.", …).
+bool is_dot_segment(std::string_view segment) {
+    std::size_t dots = 0;
+    while (!segment.empty()) {
+        if (segment.front() == '.') {
+            segment.remove_prefix(1);
+        } else if (segment.size() >= 3 && segment[0] == '%' && segment[1] == '2' && (segment[2] == 'e' || segment[2] == 'E')) {
+            segment.remove_prefix(3);
+        } else {
+            return false;
+        }
+        ++dots;
+    }
+    return dots == 1 || dots == 2;
 }
 
 }  // namespace
 
+bool has_dot_segment(std::string_view path) {
+    const auto parts = split_path(path);
+    return std::any_of(parts.begin(), parts.end(), is_dot_segment);
+}
+
 PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
     if (pattern.empty() || pattern.front() != '/')
         throw std::invalid_argument("path pattern '" + text_ + "' must start with '/'");
+    if (std::any_of(pattern.begin(), pattern.end(), [](unsigned char c) { return c <= ' ' || c >= 0x7f; }))
+        throw std::invalid_argument("path pattern '" + text_ + "' must not contain spaces or control characters");
     auto parts = split_path(pattern);
     for (std::size_t i = 0; i < parts.size(); ++i) {
         std::string_view part = parts[i];
@@ -46,6 +70,9 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
             if (name.empty() || name.find_first_of("{}/") != std::string_view::npos)
                 throw std::invalid_argument("path pattern '" + text_ + "': bad parameter name '" +
                                             std::string(name) + "'");
+            if (std::any_of(segments_.begin(), segments_.end(), [&](const Segment& s) { return s.is_param && s.text == name; }))
+                throw std::invalid_argument("path pattern '" + text_ + "': parameter '" + std::string(name) +
+                                            "' appears twice");
             seg.is_param = true;
             seg.text = name;
         } else {

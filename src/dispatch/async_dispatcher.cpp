@@ -41,7 +41,7 @@ AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcher
       blocking_pool_(options_.workers) {}
 
 AsyncDispatcher::~AsyncDispatcher() {
-    queue_->close();
+    queue_->abandon();
     cancel_backoffs();
     // Workers resume on the io_context and touch this object until they see the closed queue.
     // Wait for them while the io_context still runs (a stopped one never resumes them), and
@@ -225,21 +225,21 @@ asio::awaitable<Response> AsyncDispatcher::result(std::string id, std::string co
 }
 
 asio::awaitable<void> AsyncDispatcher::shutdown(std::chrono::milliseconds grace) {
-    queue_->close();
+    queue_->close();  // no new jobs; the workers drain what was accepted, within the grace
     cancel_backoffs();
     asio::steady_timer tick{co_await asio::this_coro::executor};
     const auto until = std::chrono::steady_clock::now() + grace;
-    // Idle workers leave as soon as they see the closed queue, whatever the grace; only
-    // workers still running a job are bounded by it.
-    while (live_workers_.load() > 0 || delayed_.load() > 0) {
-        if (running_.load() > 0 && std::chrono::steady_clock::now() >= until) {
-            spdlog::warn("async dispatcher: {} job(s) still running after the {} ms grace period", running_.load(),
-                         grace.count());
-            break;
-        }
+    while ((live_workers_.load() > 0 || delayed_.load() > 0) && std::chrono::steady_clock::now() < until) {
         tick.expires_after(std::chrono::milliseconds(1));
         co_await tick.async_wait(asio::use_awaitable);
     }
+    if (const std::size_t left = queue_->abandon(); left > 0)
+        spdlog::warn("async dispatcher: {} accepted job(s) still queued after the {} ms grace period were not run "
+                     "(kept by a durable backend; lost with the in-memory one)",
+                     left, grace.count());
+    if (running_.load() > 0)
+        spdlog::warn("async dispatcher: {} job(s) still running after the {} ms grace period", running_.load(),
+                     grace.count());
 }
 
 AsyncDispatcher::Stats AsyncDispatcher::stats() const noexcept {

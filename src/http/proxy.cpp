@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace ante::http {
@@ -127,6 +128,11 @@ bhttp::request<bhttp::string_body> make_upstream_request(Request& request, const
     if (!request.remote_address.empty()) out.set("X-Forwarded-For", request.remote_address);
     if (original_host && detail::is_safe_field("Host", *original_host)) out.set("X-Forwarded-Host", *original_host);
     out.set("X-Forwarded-Proto", "http");
+    // The gateway answered any 100-continue itself and holds the whole body; and the ID is the
+    // one the gateway chose, even if the client listed it in Connection.
+    out.erase(bhttp::field::expect);
+    out.set("X-Request-Id", request.headers.get("X-Request-Id").value_or(""));
+    if (out["X-Request-Id"].empty()) out.erase("X-Request-Id");
     // The time the upstream has left, so it can give up when we will (Envoy's expected-rq-timeout).
     out.erase(kDeadlineHeader);
     if (deadline != SteadyTime::max()) {
@@ -167,12 +173,24 @@ asio::awaitable<Response> forward(std::shared_ptr<ConnectionPool> pool, ProxyOpt
         error_code ec = wec;
         if (!ec) {
             beast::flat_buffer buffer;
-            bhttp::response_parser<bhttp::string_body> parser;
-            parser.body_limit(options.response_body_limit);
-            auto [rec, read] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-            ec = rec;
+            std::optional<bhttp::response_parser<bhttp::string_body>> parser;
+            // Interim answers (100 Continue, 103 Early Hints) are not the answer: read past them.
+            for (int interim = 0;; ++interim) {
+                parser.emplace();
+                parser->body_limit(options.response_body_limit);
+                if (outgoing.method() == bhttp::verb::head) parser->skip(true);  // headers only, whatever they say
+                auto [rec, read] = co_await bhttp::async_read(stream, buffer, *parser, use_tuple);
+                ec = rec;
+                const unsigned status = ec ? 0 : parser->get().result_int();
+                if (ec || status >= 200 || status == 101 || interim >= 8) break;
+            }
+            if (!ec && (parser->get().result_int() < 200 || parser->get().result_int() > 599)) {
+                spdlog::warn("[{}] upstream {} answered status {}", ctx.correlation_id, pool->url().authority,
+                             parser->get().result_int());
+                co_return problem(Errc::upstream_failed, "the upstream gave no valid final status", ctx.correlation_id);
+            }
             if (!ec) {
-                auto message = parser.release();
+                auto message = parser->release();
                 const bool reusable = message.keep_alive() && buffer.size() == 0;
                 Response response = from_upstream(std::move(message));
                 if (reusable) {

@@ -1,5 +1,6 @@
 #include "message.hpp"
 
+#include <ante/core/correlation_id.hpp>
 #include <ante/core/problem.hpp>
 #include <ante/http/server.hpp>
 
@@ -55,27 +56,56 @@ Request to_request(bhttp::request<bhttp::string_body>&& message, std::string rem
 
 bhttp::response<bhttp::string_body> to_message(Response&& response, unsigned version) {
     int status = response.status;
-    if (status < 100 || status > 999) {  // a handler's nonsense must not reach the wire
+    if (status < 200 || status > 599) {  // a final answer; a handler's nonsense must not reach the wire
         spdlog::error("a handler answered the invalid status {}; sending 500", status);
         status = 500;
     }
     bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(status), version};
     detail::copy_end_to_end(response.headers, message.base());
+    if (status == 204 || status == 304) {
+        // These carry no body (RFC 9110 §15.3.5, §15.4.5); a handler's body is dropped.
+        message.erase(bhttp::field::content_length);
+        message.erase(bhttp::field::transfer_encoding);
+        return message;
+    }
     message.body() = std::move(response.body);
     message.prepare_payload();
     return message;
 }
 
 // The answer to a request that could not be read; nothing for a peer that went away.
-std::optional<Response> answer_read_error(const error_code& ec) {
+std::optional<Response> answer_read_error(const error_code& ec, const std::string& correlation_id) {
+    std::optional<Response> answer;
     if (ec == bhttp::error::header_limit)
-        return problem(Errc::headers_too_large, "the request's header block is above the limit", "");
-    if (ec == bhttp::error::body_limit)
-        return problem(Errc::payload_too_large, "the request's body is above the limit", "");
-    if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
-        ec != bhttp::error::end_of_stream &&
-        ec != bhttp::error::partial_message)
-        return problem(Errc::bad_request, "malformed HTTP request: " + ec.message(), "");
+        answer = problem(Errc::headers_too_large, "the request's header block is above the limit", correlation_id);
+    else if (ec == bhttp::error::body_limit)
+        answer = problem(Errc::payload_too_large, "the request's body is above the limit", correlation_id);
+    else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+             ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
+        answer = problem(Errc::bad_request, "malformed HTTP request: " + ec.message(), correlation_id);
+    if (answer) answer->headers.set("X-Request-Id", correlation_id);
+    return answer;
+}
+
+// The client's X-Request-Id when the header block was read and the ID is well-formed, else a new one.
+std::string correlation_id_of(const bhttp::request_parser<bhttp::string_body>& parser) {
+    if (parser.is_header_done()) {
+        const auto sent = parser.get()["X-Request-Id"];
+        if (is_valid_correlation_id(std::string_view(sent.data(), sent.size()))) return std::string(sent);
+    }
+    return generate_id();
+}
+
+// What makes a request's framing ambiguous (RFC 9112 §3.2, §6.3), so it must be refused with
+// 400 and the connection closed rather than guessed at: a request smuggler lives in the gap.
+std::optional<std::string> framing_fault(const bhttp::request_header<>& header, bool chunked) {
+    if (header.find(bhttp::field::transfer_encoding) != header.end() && !chunked)
+        return "Transfer-Encoding must end with chunked";
+    if (header.version() >= 11) {
+        const auto hosts = header.count(bhttp::field::host);
+        if (hosts == 0) return "an HTTP/1.1 request needs a Host header";
+        if (hosts > 1) return "more than one Host header";
+    }
     return std::nullopt;
 }
 
@@ -97,6 +127,7 @@ struct Server::State : std::enable_shared_from_this<State> {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> serve(std::shared_ptr<Connection> conn);
+    asio::awaitable<void> serve_requests(Connection& conn);
     asio::awaitable<void> refuse(tcp::socket socket);
     void for_each_connection(std::function<void(Connection&)> action);
 
@@ -146,8 +177,10 @@ asio::awaitable<void> Server::State::accept_loop() {
 asio::awaitable<void> Server::State::refuse(tcp::socket socket) {
     auto self = shared_from_this();
     beast::tcp_stream stream{std::move(socket)};
-    Response r = problem(Errc::overloaded, "too many connections", "");
+    const std::string id = generate_id();
+    Response r = problem(Errc::overloaded, "too many connections", id);
     r.headers.set("Retry-After", "1");
+    r.headers.set("X-Request-Id", id);
     auto message = to_message(std::move(r), 11);
     message.keep_alive(false);
     stream.expires_after(std::chrono::seconds(5));
@@ -162,6 +195,24 @@ asio::awaitable<void> Server::State::serve(std::shared_ptr<Connection> conn) {
         std::lock_guard lock(registry_mutex);
         registry.emplace(conn.get(), conn);
     }
+    // Whatever ends the exchange, an exception included, the connection's place is given back.
+    try {
+        co_await serve_requests(*conn);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: connection dropped: {}", conn->remote, e.what());
+    }
+    error_code ignored;
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    conn->stream.close();
+    {
+        std::lock_guard lock(registry_mutex);
+        registry.erase(conn.get());
+    }
+    connections.fetch_sub(1);
+}
+
+asio::awaitable<void> Server::State::serve_requests(Connection& connection) {
+    Connection* conn = &connection;
     beast::tcp_stream& stream = conn->stream;
     beast::flat_buffer buffer;
     bool first = true;
@@ -179,10 +230,26 @@ asio::awaitable<void> Server::State::serve(std::shared_ptr<Connection> conn) {
         first = false;
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
-        parser.body_limit(options.body_limit);  // checked against Content-Length with the header
+        parser.body_limit(boost::none);  // checked once the header (and its X-Request-Id) is in
         stream.expires_after(options.header_timeout);
         auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
         error_code ec = hec;
+        if (!ec) {
+            if (auto refusal = framing_fault(parser.get(), parser.chunked())) {
+                const std::string id = correlation_id_of(parser);
+                auto message = to_message(problem(Errc::bad_request, *refusal, id), 11);
+                message.set("X-Request-Id", id);
+                message.keep_alive(false);
+                co_await bhttp::async_write(stream, message, use_tuple);
+                if (options.access_log) spdlog::info("[{}] {} - 400 ({})", id, conn->remote, *refusal);
+                break;
+            }
+            // Refused from Content-Length alone, before a byte of the body is read.
+            if (const auto length = parser.content_length(); length && *length > options.body_limit)
+                ec = bhttp::error::body_limit;
+            else
+                parser.body_limit(options.body_limit);  // a chunked body is counted as it arrives
+        }
         if (!ec && !parser.is_done()) {
             if (auto expect = parser.get()[bhttp::field::expect]; iequals(expect, "100-continue")) {
                 bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, parser.get().version()};
@@ -194,12 +261,14 @@ asio::awaitable<void> Server::State::serve(std::shared_ptr<Connection> conn) {
             ec = bec;
         }
         if (ec) {
-            if (auto answer = answer_read_error(ec)) {
+            const std::string id = correlation_id_of(parser);
+            if (auto answer = answer_read_error(ec, id)) {
                 auto message = to_message(std::move(*answer), 11);
                 message.keep_alive(false);
                 stream.expires_after(options.idle_timeout);
                 co_await bhttp::async_write(stream, message, use_tuple);
-                if (options.access_log) spdlog::info("{} - {} ({})", conn->remote, message.result_int(), ec.message());
+                if (options.access_log)
+                    spdlog::info("[{}] {} - {} ({})", id, conn->remote, message.result_int(), ec.message());
             }
             break;
         }
@@ -231,14 +300,6 @@ asio::awaitable<void> Server::State::serve(std::shared_ptr<Connection> conn) {
         }
         if (wec || !keep_alive) break;
     }
-    error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.close();
-    {
-        std::lock_guard lock(registry_mutex);
-        registry.erase(conn.get());
-    }
-    connections.fetch_sub(1);
 }
 
 Server::Server(asio::any_io_executor executor, Gateway& gateway, ServerOptions options)

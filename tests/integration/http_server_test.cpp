@@ -33,6 +33,9 @@ protected:
                           std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(std::string(ctx.param("ms")))));
                           return Response::text(200, "waited");
                       }));
+        gateway.route("GET", "/no-content", inline_handler([](const Request&, Context&) {
+                          return Response::text(204, "a body 204 must not carry");
+                      }));
         gateway.start();
         server = std::make_unique<http::Server>(runner.executor(), gateway, options());
         server->start();
@@ -124,6 +127,53 @@ TEST_F(HttpServerTest, MalformedRequestsAre400AndClosed) {
         auto raw = test::raw_exchange(port, bad);
         EXPECT_EQ(test::status_of(raw), 400) << bad << " -> " << raw;
     }
+}
+
+TEST_F(HttpServerTest, AmbiguousFramingIsRefusedAndNothingAfterItIsServed) {
+    // A second request hidden behind a Transfer-Encoding the server would not decode: 400, one answer, closed.
+    for (std::string te : {"chunked, gzip", "xchunked", "gzip"}) {
+        auto raw = test::raw_exchange(port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
+                                                "\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        EXPECT_EQ(test::status_of(raw), 400) << te << " -> " << raw;
+        EXPECT_EQ(raw.find("HTTP/1.1", 1), std::string::npos) << "only one response: " << raw;
+    }
+    EXPECT_EQ(test::status_of(test::raw_exchange(port, "GET /hello HTTP/1.1\r\n\r\n")), 400) << "no Host";
+    EXPECT_EQ(test::status_of(test::raw_exchange(port, "GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")), 400);
+    EXPECT_EQ(test::status_of(test::raw_exchange(port, "GET /hello HTTP/1.0\r\n\r\n")), 200) << "1.0 needs no Host";
+}
+
+TEST_F(HttpServerTest, ReadErrorsCarryACorrelationId) {
+    auto raw = test::raw_exchange(port, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: big-one\r\nContent-Length: 999999\r\n\r\n");
+    EXPECT_EQ(test::status_of(raw), 413);
+    EXPECT_NE(raw.find("X-Request-Id: big-one"), std::string::npos) << raw;
+    EXPECT_NE(raw.find("\"correlation_id\":\"big-one\""), std::string::npos) << raw;
+    auto garbage = test::raw_exchange(port, "GARBAGE\r\n\r\n");
+    EXPECT_NE(garbage.find("X-Request-Id: "), std::string::npos) << garbage;
+}
+
+TEST_F(HttpServerTest, DotSegmentsAreRefused) {
+    for (std::string path : {"/hello/../hello", "/./hello", "/x/%2e%2E/hello", "/x/.%2e"}) {
+        auto r = test::http_request(port, "GET", path);
+        EXPECT_EQ(r.result_int(), 400) << path;
+    }
+    EXPECT_EQ(test::http_request(port, "GET", "/hello").result_int(), 200);
+}
+
+TEST_F(HttpServerTest, HeadIsServedByAGetRouteWithoutABody) {
+    auto raw = test::raw_exchange(port, "HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(test::status_of(raw), 200) << raw;
+    EXPECT_EQ(raw.find("world"), std::string::npos) << "no body after a HEAD: " << raw;
+}
+
+TEST_F(HttpServerTest, NoContentAnswerDropsTheBodyAndKeepsTheConnectionUsable) {
+    for (int i = 0; i < 150; ++i) {  // more than max_connections: a leaked place per answer would show
+        auto r = test::http_request(port, "GET", "/no-content");
+        ASSERT_EQ(r.result_int(), 204);
+        EXPECT_TRUE(r.body().empty());
+        EXPECT_EQ(r.find(boost::beast::http::field::content_length), r.end());
+    }
+    while (server->connections() > 0) std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(test::http_request(port, "GET", "/hello").result_int(), 200);
 }
 
 TEST_F(HttpServerTest, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {

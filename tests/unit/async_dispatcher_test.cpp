@@ -316,3 +316,31 @@ TEST_F(AsyncDispatcherTest, ShutdownEndsAJobWaitingOutItsBackoffAsFailedWithTheR
     EXPECT_NE(doc["error"].get<std::string>().find("shut down before the next attempt"), std::string::npos);
     EXPECT_EQ(gw.async_dispatcher().stats().delayed, 0u);
 }
+
+TEST_F(AsyncDispatcherTest, ShutdownDrainsTheAcceptedJobsWithinTheGrace) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}}};
+    gw.route("POST", "/work", blocking_handler([](const Request&, Context&) {
+                 std::this_thread::sleep_for(5ms);
+                 return Response::text(200, "ok");
+             }),
+             Dispatch::async);
+    gw.start();
+    std::vector<std::string> ids;
+    for (int i = 0; i < 8; ++i) ids.push_back(nlohmann::json::parse(call(gw, post("/work")).body)["id"]);
+    runner.wait(gw.shutdown(10s));
+    for (const auto& id : ids) EXPECT_EQ(status_of(gw, id)["status"], "succeeded") << "accepted before shutdown";
+    EXPECT_EQ(call(gw, post("/work")).status, 503) << "nothing new once shutting down";
+}
+
+TEST_F(AsyncDispatcherTest, JobsLeftAfterTheGraceAreNotRunAndTheRestStaysQueued) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}}};
+    add_gated_route(gw);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(nlohmann::json::parse(call(gw, post("/work")).body)["id"]);
+    while (gate.entered() < 1) std::this_thread::yield();
+    runner.wait(gw.shutdown(20ms));  // the first job is held past the grace
+    gate.release();
+    while (gw.async_dispatcher().stats().running > 0) std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(await_final(gw, ids[0])["status"], "succeeded");
+    EXPECT_EQ(status_of(gw, ids[2])["status"], "queued") << "abandoned at the end of the grace, never started";
+}

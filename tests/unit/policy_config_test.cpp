@@ -190,3 +190,13 @@ TEST(PolicyConfigRoutes, AsyncRouteRateLimitsAtSubmitAndRetriesByRedelivery) {
     EXPECT_EQ(gw.async_dispatcher().stats().redelivered, 1u) << "503 twice: one redelivery, then failed";
     runner.wait(gw.shutdown(1s));
 }
+
+TEST(ConfigLimits, DeepNestingAndOversizedLimitsAreErrorsNotCrashes) {
+    const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+    const std::string error = error_of(R"({"listen": )" + deep + "}");
+    EXPECT_NE(error.find("nested deeper than 32 levels"), std::string::npos) << error.substr(0, 200);
+    EXPECT_EQ(error_of(R"({"listen": {"header_limit": 4294967296}, "routes": []})").substr(0, 34),
+              "listen.header_limit: must be at mo");
+    EXPECT_EQ(error_of(R"({"async": {"workers": 100000}, "routes": []})").substr(0, 29), "async.workers: must be at mos");
+    EXPECT_EQ(error_of(R"({"async": {"jobs_path": "//jobs"}, "routes": []})").substr(0, 30), "async.jobs_path: expected a pa");
+}

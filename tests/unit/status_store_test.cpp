@@ -89,3 +89,18 @@ TEST_F(StatusStoreTest, EraseForgetsAndUpdateNeverResurrects) {
     EXPECT_FALSE(get(store, "a"));
     EXPECT_EQ(store.stats().bytes, 0u);
 }
+
+TEST(MemoryStatusStoreBytes, ByteCapEvictsFinishedRecordsFirstThenRefuses) {
+    test::IoRunner runner{1};
+    auto clock = std::make_shared<test::ManualClock>();
+    const std::size_t one = JobRecord{.id = "a", .route = "r"}.byte_estimate();
+    MemoryStatusStore store{{.retention = std::chrono::seconds(60), .capacity = 1000, .max_bytes = 2 * one}, clock};
+    ASSERT_EQ(runner.wait(store.create(JobRecord{.id = "a", .route = "r"})), Errc::ok);
+    ASSERT_EQ(runner.wait(store.create(JobRecord{.id = "b", .route = "r"})), Errc::ok);
+    EXPECT_EQ(runner.wait(store.create(JobRecord{.id = "c", .route = "r"})), Errc::store_full) << "both unfinished";
+    runner.wait(store.update(JobRecord{.id = "a", .route = "r", .status = JobStatus::succeeded}));
+    EXPECT_EQ(runner.wait(store.create(JobRecord{.id = "c", .route = "r"})), Errc::ok) << "finished 'a' made room";
+    EXPECT_FALSE(runner.wait(store.get("a")).has_value());
+    EXPECT_EQ(store.stats().evicted, 1u);
+    EXPECT_LE(store.stats().bytes, 2 * one);
+}

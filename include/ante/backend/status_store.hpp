@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The status store seam (DESIGN.md seam 5): job records by ID, bounded in count and time.
+/// The status store seam (docs/design.md seam 5): job records by ID, bounded in count and time.
 
 #include <ante/core/error.hpp>
 #include <ante/dispatch/job.hpp>

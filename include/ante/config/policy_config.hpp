@@ -51,7 +51,7 @@ struct PolicyConfig {
     std::string circuit_breaker;  ///< a name in `breakers`, or the route's own breaker
     std::optional<std::chrono::milliseconds> attempt_timeout;
     std::optional<FallbackConfig> fallback;
-    /// Outermost first; empty means DESIGN.md's default order (fallback, rate limit, bulkhead,
+    /// Outermost first; empty means docs/design.md's default order (fallback, rate limit, bulkhead,
     /// retry, circuit breaker, attempt timeout). Sync routes only.
     std::vector<PolicyKind> order;
 
@@ -60,7 +60,7 @@ struct PolicyConfig {
     }
 };
 
-/// The pipelines a route runs, split for async routes (DESIGN.md seam 6).
+/// The pipelines a route runs, split for async routes (docs/design.md seam 6).
 struct RoutePolicies {
     std::shared_ptr<const DynamicPipeline> policies;   ///< sync: the call; async: each attempt
     std::shared_ptr<const DynamicPipeline> admission;  ///< async: at submit

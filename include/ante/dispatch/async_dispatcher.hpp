@@ -24,6 +24,7 @@ namespace ante {
 struct AsyncDispatcherOptions {
     std::size_t workers = 4;               ///< jobs run at once
     std::size_t queue_capacity = 10'000;   ///< jobs waiting; past it, submit answers 503
+    std::size_t queue_bytes = std::size_t{256} << 20;  ///< their requests' bytes; past it, 503 too
     std::chrono::seconds retry_after{1};   ///< the poll interval suggested with 202 and 503
     std::string jobs_path = "/jobs";       ///< where status resources live
 };
@@ -52,7 +53,8 @@ public:
     boost::asio::awaitable<Response> status(std::string id, std::string correlation_id);
     /// `GET {jobs_path}/{id}/result`: the job's stored response.
     boost::asio::awaitable<Response> result(std::string id, std::string correlation_id);
-    /// Closes the queue, then waits up to `grace` for running jobs to finish.
+    /// Closes the queue to new jobs and lets the workers drain the accepted ones for up to
+    /// `grace`; what is still queued then is not run (and is logged).
     boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
 
     [[nodiscard]] const AsyncDispatcherOptions& options() const noexcept { return options_; }

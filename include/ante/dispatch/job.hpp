@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Async jobs are data (DESIGN.md seam 4): a route name, the serialized request and metadata.
+/// Async jobs are data (docs/design.md seam 4): a route name, the serialized request and metadata.
 /// No closure crosses the queue, so a queue can live in another process.
 
 #include <ante/core/clock.hpp>

@@ -8,7 +8,7 @@
 ///                                         CircuitBreakerPolicy{breaker}, AttemptTimeoutPolicy{500ms});
 ///     Response r = pipeline.execute(request, ctx, [](const Request&, Context&) { ... });
 ///
-/// Layers are listed outermost first; DESIGN.md's default order is the one above, with
+/// Layers are listed outermost first; docs/design.md's default order is the one above, with
 /// FallbackPolicy first when there is one.
 
 #include <ante/core/problem.hpp>

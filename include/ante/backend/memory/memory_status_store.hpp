@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
 namespace ante {
@@ -20,6 +21,8 @@ struct MemoryStatusStoreOptions {
     /// Most records kept. When full, the oldest finished records are evicted early; when every
     /// record is unfinished, `create` answers `Errc::store_full`.
     std::size_t capacity = 100'000;
+    /// Most bytes the records may hold (results included), evicting finished ones the same way.
+    std::size_t max_bytes = std::size_t{256} << 20;
 };
 
 /// Thread-safe in-memory StatusStore. Expired records are purged as new ones arrive, in
@@ -49,7 +52,8 @@ private:
         SteadyTime expires_at = SteadyTime::max();  // max while unfinished
     };
     void purge_expired(SteadyTime now);            // caller holds mutex_
-    bool evict_oldest_finished();                  // caller holds mutex_
+    bool evict_oldest_finished(std::string_view keep = {});  // caller holds mutex_; never drops `keep`
+    bool full(std::size_t adding) const;           // caller holds mutex_
     void drop(std::unordered_map<std::string, Entry>::iterator it);  // caller holds mutex_
 
     const MemoryStatusStoreOptions options_;
