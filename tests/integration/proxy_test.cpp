@@ -145,3 +145,23 @@ TEST_F(ProxyTest, AsyncProxyRouteStoresTheUpstreamResponse) {
     EXPECT_EQ(echo["target"], "/orders");
     EXPECT_EQ(echo["body"], "{\"sku\":1}");
 }
+
+TEST_F(ProxyTest, HeadThroughTheProxyDoesNotWaitForABody) {
+    const auto started = std::chrono::steady_clock::now();
+    auto raw = test::raw_exchange(port, "HEAD /api/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(test::status_of(raw), 200) << raw;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "well before the 15 s route timeout";
+}
+
+TEST_F(ProxyTest, TheUpstreamSeesOneCorrelationIdAndItsTimeLeft) {
+    auto r = test::http_request(port, "GET", "/api/id",
+                                {{"X-Request-Id", "first"}, {"X-Request-Id", "second"},
+                                 {"Connection", "X-Request-Id"}, {"X-Request-Timeout-Ms", "999999"}});
+    ASSERT_EQ(r.result_int(), 200);
+    const auto echo = nlohmann::json::parse(r.body());
+    const auto& h = echo["headers"];
+    EXPECT_EQ(h["x-request-id"], "first") << "the gateway's choice, once, even when listed as hop-by-hop";
+    const int left = std::stoi(h["x-request-timeout-ms"].get<std::string>());
+    EXPECT_GT(left, 0);
+    EXPECT_LE(left, 15'000) << "the route's deadline, not the client's claim";
+}
