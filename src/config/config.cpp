@@ -401,7 +401,7 @@ void add_routes(const GatewayConfig& config, Gateway& gateway, boost::asio::any_
         route.handler = build_handler(rc, path, executor);
         route.dispatch = rc.dispatch;
         route.timeout = rc.timeout;
-        RoutePolicies policies = build_policies(rc.policies, rc.dispatch, breakers);
+        RoutePolicies policies = build_policies(rc.policies, rc.dispatch, breakers, rc.name);
         route.policies = std::move(policies.policies);
         route.admission = std::move(policies.admission);
         route.redelivery = std::move(policies.redelivery);

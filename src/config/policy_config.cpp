@@ -219,10 +219,23 @@ std::vector<PolicyKind> default_order() {
             PolicyKind::circuit_breaker, PolicyKind::attempt_timeout};
 }
 
-RetryPolicy make_retry(const RetryConfig& config) {
+RetryPolicy make_retry(const RetryConfig& config, PolicyEvents events) {
     return RetryPolicy{.options = std::make_shared<const RetryOptions>(config.options),
                        .budget = std::make_shared<RetryBudget>(config.budget_ratio, config.budget_min),
-                       .counters = std::make_shared<RetryCounters>()};
+                       .counters = std::make_shared<RetryCounters>(),
+                       .events = std::move(events)};
+}
+
+// Policy events of a configured route go to the log (debug: under overload they come by the
+// thousand); breaker state changes are logged as warnings by make_breakers.
+PolicyEvents log_events(std::string route) {
+    return std::make_shared<const PolicyListener>([route = std::move(route)](const PolicyEvent& e) {
+        spdlog::debug("[{}] route '{}': {} {}: {}", e.correlation_id, route, e.policy,
+                      e.kind == PolicyEvent::Kind::rejected ? "rejected"
+                      : e.kind == PolicyEvent::Kind::retried ? "retried"
+                                                               : "timed out",
+                      e.detail);
+    });
 }
 
 FallbackPolicy make_fallback(const FallbackConfig& config) {
@@ -239,7 +252,8 @@ FallbackPolicy make_fallback(const FallbackConfig& config) {
                           }};
 }
 
-void add_layer(DynamicPipeline& pipeline, PolicyKind kind, const PolicyConfig& config, const BreakerMap& breakers) {
+void add_layer(DynamicPipeline& pipeline, PolicyKind kind, const PolicyConfig& config, const BreakerMap& breakers,
+               const PolicyEvents& events) {
     switch (kind) {
         case PolicyKind::fallback:
             if (config.fallback) pipeline.add(make_fallback(*config.fallback));
@@ -247,28 +261,30 @@ void add_layer(DynamicPipeline& pipeline, PolicyKind kind, const PolicyConfig& c
         case PolicyKind::rate_limit:
             if (config.rate_limit)
                 pipeline.add(RateLimitPolicy{std::make_shared<RateLimiter>(config.rate_limit->limiter),
-                                             config.rate_limit->key, config.rate_limit->key_header});
+                                             config.rate_limit->key, config.rate_limit->key_header, events});
             break;
         case PolicyKind::bulkhead:
             // Named after nothing in particular: each route's bulkhead is its own.
-            if (config.bulkhead) pipeline.add(BulkheadPolicy{std::make_shared<Bulkhead>("route", *config.bulkhead)});
+            if (config.bulkhead)
+                pipeline.add(BulkheadPolicy{std::make_shared<Bulkhead>("route", *config.bulkhead), events});
             break;
         case PolicyKind::retry:
-            if (config.retry) pipeline.add(make_retry(*config.retry));
+            if (config.retry) pipeline.add(make_retry(*config.retry, events));
             break;
         case PolicyKind::circuit_breaker:
-            if (!config.circuit_breaker.empty()) pipeline.add(CircuitBreakerPolicy{breakers.at(config.circuit_breaker)});
+            if (!config.circuit_breaker.empty())
+                pipeline.add(CircuitBreakerPolicy{.breaker = breakers.at(config.circuit_breaker), .events = events});
             break;
         case PolicyKind::attempt_timeout:
-            if (config.attempt_timeout) pipeline.add(AttemptTimeoutPolicy{*config.attempt_timeout});
+            if (config.attempt_timeout) pipeline.add(AttemptTimeoutPolicy{*config.attempt_timeout, events});
             break;
     }
 }
 
 std::shared_ptr<const DynamicPipeline> pipeline_of(const std::vector<PolicyKind>& kinds, const PolicyConfig& config,
-                                                   const BreakerMap& breakers) {
+                                                   const BreakerMap& breakers, const PolicyEvents& events) {
     auto pipeline = std::make_shared<DynamicPipeline>();
-    for (PolicyKind kind : kinds) add_layer(*pipeline, kind, config, breakers);
+    for (PolicyKind kind : kinds) add_layer(*pipeline, kind, config, breakers, events);
     if (pipeline->empty()) return nullptr;
     return pipeline;
 }
@@ -287,15 +303,17 @@ BreakerMap make_breakers(const std::map<std::string, CircuitBreakerOptions, std:
     return out;
 }
 
-RoutePolicies build_policies(const PolicyConfig& config, Dispatch dispatch, const BreakerMap& breakers) {
+RoutePolicies build_policies(const PolicyConfig& config, Dispatch dispatch, const BreakerMap& breakers,
+                            std::string route_name) {
     RoutePolicies out;
+    const PolicyEvents events = log_events(std::move(route_name));
     if (dispatch == Dispatch::sync) {
-        out.policies = pipeline_of(config.order.empty() ? default_order() : config.order, config, breakers);
+        out.policies = pipeline_of(config.order.empty() ? default_order() : config.order, config, breakers, events);
         return out;
     }
-    out.admission = pipeline_of({PolicyKind::rate_limit}, config, breakers);
+    out.admission = pipeline_of({PolicyKind::rate_limit}, config, breakers, events);
     out.policies = pipeline_of({PolicyKind::bulkhead, PolicyKind::circuit_breaker, PolicyKind::attempt_timeout},
-                               config, breakers);
+                               config, breakers, events);
     if (config.retry) out.redelivery = std::make_shared<const RetryOptions>(config.retry->options);
     return out;
 }

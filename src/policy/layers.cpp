@@ -20,15 +20,17 @@ std::optional<Response> RateLimitPolicy::enter(Call& call, State&) const {
     if (decision) return std::nullopt;
     Response r = problem(Errc::rate_limited, "the rate limit for this route is reached", call.ctx.correlation_id);
     set_retry_after(r, decision.retry_after);
+    publish(events, PolicyEvent::Kind::rejected, "rate_limit", call.ctx.correlation_id, "rate limited");
     return r;
 }
 
 namespace {
-Response bulkhead_full(const Call& call, const Bulkhead& bulkhead) {
+Response bulkhead_full(const Call& call, const Bulkhead& bulkhead, const PolicyEvents& events) {
     Response r = problem(Errc::bulkhead_full, "all " + std::to_string(bulkhead.options().max_concurrent) +
                                                   " places of bulkhead '" + bulkhead.name() + "' are busy",
                          call.ctx.correlation_id);
     set_retry_after(r, milliseconds{1000});
+    publish(events, PolicyEvent::Kind::rejected, "bulkhead", call.ctx.correlation_id, "bulkhead full");
     return r;
 }
 }  // namespace
@@ -37,14 +39,14 @@ std::optional<Response> BulkheadPolicy::enter(Call& call, State&) const {
     call.bulkhead = bulkhead.get();
     call.bulkhead_permit = bulkhead->acquire();
     if (call.bulkhead_permit) return std::nullopt;
-    return bulkhead_full(call, *bulkhead);
+    return bulkhead_full(call, *bulkhead, events);
 }
 
 asio::awaitable<std::optional<Response>> BulkheadPolicy::async_enter(Call& call, State&) const {
     call.bulkhead = bulkhead.get();
     call.bulkhead_permit = co_await bulkhead->async_acquire();
     if (call.bulkhead_permit) co_return std::nullopt;
-    co_return bulkhead_full(call, *bulkhead);
+    co_return bulkhead_full(call, *bulkhead, events);
 }
 
 namespace {
@@ -112,6 +114,11 @@ std::optional<milliseconds> RetryPolicy::again(Call& call, State& state, const R
     state.previous_wait = wait;
     ++call.ctx.attempt;
     counters->retries.fetch_add(1, std::memory_order_relaxed);
+    if (events) {
+        const std::string detail = "attempt " + std::to_string(call.ctx.attempt) + " in " + std::to_string(wait.count()) +
+                                   " ms after " + std::to_string(response.status);
+        publish(events, PolicyEvent::Kind::retried, "retry", call.ctx.correlation_id, detail);
+    }
     return wait;
 }
 
@@ -134,6 +141,7 @@ std::optional<Response> CircuitBreakerPolicy::enter(Call& call, State& state) co
     Response r = problem(Errc::circuit_open, "the circuit breaker '" + breaker->name() + "' is open",
                          call.ctx.correlation_id);
     set_retry_after(r, decision.retry_after);
+    publish(events, PolicyEvent::Kind::rejected, "circuit_breaker", call.ctx.correlation_id, breaker->name());
     return r;
 }
 

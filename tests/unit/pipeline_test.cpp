@@ -274,3 +274,27 @@ TEST_F(PipelineTest, ExhaustedRetryBudgetEndsWithTheLastAnswer) {
     EXPECT_EQ(out.status, 503);
     EXPECT_EQ(budget->refused(), 1u);
 }
+
+TEST_F(PipelineTest, PoliciesPublishRejectionsRetriesAndTimeouts) {
+    std::vector<std::string> heard;
+    auto events = std::make_shared<const PolicyListener>([&](const PolicyEvent& e) {
+        heard.push_back(std::string(e.policy) + ":" +
+                        (e.kind == PolicyEvent::Kind::rejected ? "rejected"
+                         : e.kind == PolicyEvent::Kind::retried ? "retried"
+                                                                  : "timed_out"));
+    });
+    auto limiter = std::make_shared<RateLimiter>(RateLimiterOptions{.rate_per_second = 0.001, .burst = 1}, clock);
+    Pipeline pipeline{clock, RateLimitPolicy{limiter, RateLimitPolicy::Key::none, "", events},
+                      RetryPolicy{.options = retry_options(2), .events = events},
+                      AttemptTimeoutPolicy{10ms, events}};
+    Request r = request();
+    int calls = 0;
+    auto slow_then_fine = [&](const Request&, Context&) {
+        if (++calls == 1) clock->advance(20ms);
+        return Response::text(200, "ok");
+    };
+    EXPECT_EQ(pipeline.execute(r, ctx, slow_then_fine).status, 200);
+    Context again;
+    EXPECT_EQ(pipeline.execute(r, again, slow_then_fine).status, 429);
+    EXPECT_EQ(heard, (std::vector<std::string>{"attempt_timeout:timed_out", "retry:retried", "rate_limit:rejected"}));
+}

@@ -74,7 +74,9 @@ BreakerMap make_breakers(const std::map<std::string, CircuitBreakerOptions, std:
 
 /// Builds the layers of `config`. A sync route gets one pipeline in `config.order`; an async
 /// route gets the rate limiter at submit, bulkhead, breaker and attempt timeout per attempt,
-/// and its retry as redelivery. `breakers` holds the named, shared breakers.
-RoutePolicies build_policies(const PolicyConfig& config, Dispatch dispatch, const BreakerMap& breakers);
+/// and its retry as redelivery. `breakers` holds the named, shared breakers; the policies'
+/// events are logged at debug level under `route_name`.
+RoutePolicies build_policies(const PolicyConfig& config, Dispatch dispatch, const BreakerMap& breakers,
+                            std::string route_name);
 
 }  // namespace ante

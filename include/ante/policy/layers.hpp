@@ -8,6 +8,7 @@
 #include <ante/policy/bulkhead.hpp>
 #include <ante/policy/call.hpp>
 #include <ante/policy/circuit_breaker.hpp>
+#include <ante/policy/events.hpp>
 #include <ante/policy/rate_limiter.hpp>
 #include <ante/policy/retry.hpp>
 
@@ -29,6 +30,7 @@ struct RateLimitPolicy {
     std::shared_ptr<RateLimiter> limiter;
     Key key = Key::none;
     std::string key_header;  ///< with Key::header, e.g. "X-Api-Key"
+    PolicyEvents events;
 
     struct State {};
     std::optional<Response> enter(Call& call, State&) const;
@@ -38,6 +40,7 @@ struct RateLimitPolicy {
 /// Bulkhead layer: 503 when no place is free (after the bulkhead's bounded wait, if any).
 struct BulkheadPolicy {
     std::shared_ptr<Bulkhead> bulkhead;
+    PolicyEvents events;
 
     struct State {};
     std::optional<Response> enter(Call& call, State&) const;
@@ -48,18 +51,23 @@ struct BulkheadPolicy {
 /// Total deadline: the whole call, retries and backoff included, ends by `timeout`.
 struct TotalTimeoutPolicy {
     std::chrono::milliseconds timeout{15'000};
+    PolicyEvents events;
 
     struct State {};
     std::optional<Response> enter(Call& call, State&) const noexcept {
         call.ctx.deadline = std::min(call.ctx.deadline, call.clock.steady_now() + timeout);
         return std::nullopt;
     }
-    void leave(Call&, State&, Response&) const noexcept {}
+    void leave(Call& call, State&, const Response& response) const {
+        if (response.error == Errc::timeout && call.clock.steady_now() >= call.ctx.deadline)
+            publish(events, PolicyEvent::Kind::timed_out, "total_timeout", call.ctx.correlation_id, "the call's deadline passed");
+    }
 };
 
 /// Attempt timeout: one try ends by `timeout` (within the total deadline).
 struct AttemptTimeoutPolicy {
     std::chrono::milliseconds timeout{15'000};
+    PolicyEvents events;
 
     struct State {
         SteadyTime outer_deadline{};
@@ -70,7 +78,11 @@ struct AttemptTimeoutPolicy {
         return std::nullopt;
     }
     // Outer layers (retry) judge against the total deadline again.
-    void leave(Call& call, State& state, Response&) const noexcept { call.ctx.deadline = state.outer_deadline; }
+    void leave(Call& call, State& state, const Response& response) const {
+        call.ctx.deadline = state.outer_deadline;
+        if (response.error == Errc::timeout)
+            publish(events, PolicyEvent::Kind::timed_out, "attempt_timeout", call.ctx.correlation_id, "an attempt passed its timeout");
+    }
 };
 
 /// Counters a retry layer keeps, shared by its copies.
@@ -104,6 +116,7 @@ struct RetryPolicy {
     std::shared_ptr<const RetryOptions> options = std::make_shared<RetryOptions>();
     std::shared_ptr<RetryBudget> budget = std::make_shared<RetryBudget>();
     std::shared_ptr<RetryCounters> counters = std::make_shared<RetryCounters>();
+    PolicyEvents events;
 
     struct State {
         std::optional<RetryBudget::Active> active;
@@ -127,6 +140,7 @@ CircuitBreaker::Outcome default_breaker_outcome(const Response& response) noexce
 struct CircuitBreakerPolicy {
     std::shared_ptr<CircuitBreaker> breaker;
     CircuitBreaker::Outcome (*outcome)(const Response&) noexcept = default_breaker_outcome;
+    PolicyEvents events;
 
     struct State {
         std::optional<CircuitBreaker::Permit> permit;
