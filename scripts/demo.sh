@@ -51,13 +51,32 @@ gw="http://127.0.0.1:$port"
 echo "upstream on :$upstream_port, gateway on :$port, admin on :$admin"
 echo "admin /healthz -> $(curl -s "http://127.0.0.1:$admin/healthz")"
 
+upstream_count() { curl -s "http://127.0.0.1:$upstream_port/stats" | grep -o '[0-9]*'; }
+
 echo
-echo "== sync route: 50 x GET /api/items/N, proxied; the caller waits for the upstream's answer =="
+echo "== sync route: 50 x GET /api/items/N, proxied; the caller waits; injected 500s are retried =="
+before=$(upstream_count)
 for i in $(seq 50); do
   curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$gw/api/items/$i"
 done >"$work/sync.txt"
-echo "statuses: $(cut -d' ' -f1 "$work/sync.txt" | count_statuses)  (500s are the upstream's injected failures)"
+echo "statuses: $(cut -d' ' -f1 "$work/sync.txt" | count_statuses)"
 echo "latency:  $(cut -d' ' -f2 "$work/sync.txt" | latency_summary)"
+echo "upstream: $(( $(upstream_count) - before )) requests served for these 50 calls (the extra ones are retries)"
+
+echo
+echo "== circuit breaker: GET /status/500 until the breaker 'status' opens, then its fallback answers =="
+before=$(upstream_count)
+for i in $(seq 6); do
+  code=$(curl -s -o "$work/breaker.txt" -w '%{http_code}' "$gw/status/500")
+  grep -q fallback "$work/breaker.txt" && code="$code(fallback)"
+  printf '%s ' "$code"
+done
+echo " <- 6 x /status/500: 5 failures open the breaker; then the fallback answers"
+for i in $(seq 3); do curl -s -w ' ' "$gw/status/200" | tr -d '\n'; done
+echo " <- 3 x /status/200 while open"
+echo "upstream: $(( $(upstream_count) - before )) requests reached it (none while the breaker was open)"
+sleep 2.1
+echo "after the 2 s wait, a probe: $(curl -s -o /dev/null -w '%{http_code}' "$gw/status/200") (closed again)"
 
 echo
 echo "== async route: 10 x POST /orders -> 202 at once, then poll the status URL to the result =="
@@ -70,17 +89,20 @@ start=$(date +%s%N)
 : >"$work/final.txt"
 for i in $(seq 10); do
   location=$(grep -i '^location:' "$work/h$i" | tr -d '\r' | awk '{ print $2 }')
-  for _ in $(seq 200); do
+  for _ in $(seq 300); do
     code=$(curl -s -o "$work/status$i.json" -w '%{http_code}' "$gw$location")
     [ "$code" = 303 ] && break
+    grep -q '"status":"\(failed\|dead_lettered\|cancelled\|expired\)"' "$work/status$i.json" && break
     sleep 0.02
   done
   status=$(grep -o '"status":"[a-z_]*"' "$work/status$i.json" | cut -d'"' -f4)
+  attempts=$(grep -o '"attempts":[0-9]*' "$work/status$i.json" | cut -d: -f2)
   result=$(curl -s -o /dev/null -w '%{http_code}' "$gw$location/result")
-  echo "$status result=$result" >>"$work/final.txt"
-  [ "$i" = 1 ] && echo "first job: $location -> $(cat "$work/status$i.json")"
+  echo "$status/result-$result/attempts-$attempts" >>"$work/final.txt"
+  [ "$i" = 1 ] && echo "first job: GET $location -> $code, $(cat "$work/status$i.json")"
 done
-echo "outcomes: $(count_statuses <"$work/final.txt")  (all done $(( ($(date +%s%N) - start) / 1000000 )) ms after the last submit)"
+echo "outcomes: $(count_statuses <"$work/final.txt")"
+echo "          (all final $(( ($(date +%s%N) - start) / 1000000 )) ms after the last submit; a job whose attempt met an injected 500 was redelivered)"
 
 echo
 echo "== what bad or unknown requests get =="
@@ -89,6 +111,7 @@ show "GET /nowhere" "curl -s -o /dev/null -w '%{http_code} %{content_type}' $gw/
 show "DELETE /hello" "curl -s -o /dev/null -w '%{http_code} Allow: %header{allow}' -X DELETE $gw/hello 2>/dev/null || curl -s -o /dev/null -w '%{http_code}' -X DELETE $gw/hello"
 show "POST /orders with a 2 MiB body" "head -c 2097152 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- $gw/orders"
 show "GET /jobs/<unknown id>" "curl -s -o /dev/null -w '%{http_code}' $gw/jobs/00000000000000000000000000000000"
+show "GET /api/../stats (a dot segment)" "curl -s --path-as-is -o /dev/null -w '%{http_code}' $gw/api/../stats"
 show "GET /hello (static, inline)" "curl -s $gw/hello"
 
 echo

@@ -6,7 +6,6 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libhiredis-dev redis-server
   curl
 )
 missing=()

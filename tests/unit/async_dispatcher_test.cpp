@@ -2,6 +2,7 @@
 
 #include "support/gate.hpp"
 #include "support/io_runner.hpp"
+#include "support/requests.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,22 +13,10 @@ using namespace ante;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
+using test::get;
+using test::post;
+
 namespace {
-
-
-Request post(std::string target, std::string body = "{}") {
-    Request r;
-    r.method = "POST";
-    r.target = std::move(target);
-    r.body = std::move(body);
-    return r;
-}
-
-Request get(std::string target) {
-    Request r;
-    r.target = std::move(target);
-    return r;
-}
 
 class AsyncDispatcherTest : public ::testing::Test {
 protected:
@@ -201,15 +190,6 @@ TEST_F(AsyncDispatcherTest, ManyConcurrentSubmitsAllCompleteExactlyOnce) {
     EXPECT_EQ(gw.async_dispatcher().stats().succeeded, std::uint64_t{threads * per_thread});
 }
 
-namespace {
-std::shared_ptr<const RetryOptions> redelivery(int attempts, std::chrono::milliseconds backoff = 1ms) {
-    auto o = std::make_shared<RetryOptions>();
-    o->max_attempts = attempts;
-    o->backoff = Backoff{.kind = Backoff::Kind::constant, .base = backoff, .max = backoff};
-    o->honour_retry_after = false;
-    return o;
-}
-}  // namespace
 
 TEST_F(AsyncDispatcherTest, FailedAttemptsAreRedeliveredWithBackoffUntilOneSucceeds) {
     Gateway gw{runner.executor()};
@@ -221,7 +201,7 @@ TEST_F(AsyncDispatcherTest, FailedAttemptsAreRedeliveredWithBackoffUntilOneSucce
                      attempts.push_back(ctx.attempt);
                      return Response::text(ctx.attempt < 3 ? 503 : 200, "attempt " + std::to_string(ctx.attempt));
                  }),
-                 .dispatch = Dispatch::async, .redelivery = redelivery(4)});
+                 .dispatch = Dispatch::async, .redelivery = test::quick_retries(4)});
     gw.start();
     const std::string id = nlohmann::json::parse(call(gw, post("/flaky")).body)["id"];
     auto doc = await_final(gw, id);
@@ -238,10 +218,10 @@ TEST_F(AsyncDispatcherTest, WhenAttemptsRunOutTheJobFailsWithTheLastAnswer) {
                  .handler = blocking_handler([](const Request&, Context& ctx) {
                      return Response::text(502, "attempt " + std::to_string(ctx.attempt));
                  }),
-                 .dispatch = Dispatch::async, .redelivery = redelivery(3)});
+                 .dispatch = Dispatch::async, .redelivery = test::quick_retries(3)});
     gw.add(Route{.name = "bug", .method = "POST", .pattern = "/bug",
                  .handler = blocking_handler([](const Request&, Context&) { return Response::text(500, "bug"); }),
-                 .dispatch = Dispatch::async, .redelivery = redelivery(3)});
+                 .dispatch = Dispatch::async, .redelivery = test::quick_retries(3)});
     gw.start();
     const std::string down = nlohmann::json::parse(call(gw, post("/down")).body)["id"];
     const std::string bug = nlohmann::json::parse(call(gw, post("/bug")).body)["id"];
@@ -279,7 +259,7 @@ TEST_F(AsyncDispatcherTest, OpenBreakerOnTheWorkerDelaysTheJobInsteadOfRunningIt
                      ++calls;
                      return Response::text(200, "ok");
                  }),
-                 .dispatch = Dispatch::async, .policies = execution, .redelivery = redelivery(50, 5ms)});
+                 .dispatch = Dispatch::async, .policies = execution, .redelivery = test::quick_retries(50, 5ms)});
     gw.start();
     breaker->force_open();
     const std::string id = nlohmann::json::parse(call(gw, post("/guarded")).body)["id"];
@@ -306,7 +286,7 @@ TEST_F(AsyncDispatcherTest, ShutdownEndsAJobWaitingOutItsBackoffAsFailedWithTheR
     Gateway gw{runner.executor()};
     gw.add(Route{.name = "later", .method = "POST", .pattern = "/later",
                  .handler = blocking_handler([](const Request&, Context&) { return Response::text(503, "busy"); }),
-                 .dispatch = Dispatch::async, .redelivery = redelivery(3, 1h)});
+                 .dispatch = Dispatch::async, .redelivery = test::quick_retries(3, 1h)});
     gw.start();
     const std::string id = nlohmann::json::parse(call(gw, post("/later")).body)["id"];
     while (gw.async_dispatcher().stats().delayed < 1) std::this_thread::sleep_for(1ms);

@@ -1,6 +1,7 @@
 #include <ante/policy/bulkhead.hpp>
 
 #include "support/io_runner.hpp"
+#include "support/requests.hpp"
 
 #include <gtest/gtest.h>
 
@@ -101,9 +102,7 @@ TEST(Bulkhead, RacingAcquireAndReleaseNeverOverfillsAndLeaksNothing) {
     auto hold = [&](std::optional<Bulkhead::Permit> permit) {
         if (!permit) return;
         granted.fetch_add(1);
-        const auto now = inside.fetch_add(1) + 1;
-        for (auto p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
-        }
+        test::raise_peak(peak, inside.fetch_add(1) + 1);
         inside.fetch_sub(1);
     };
     constexpr int threads = 8, rounds = 1250;  // 10,000 cycles
@@ -136,9 +135,7 @@ asio::awaitable<void> acquire_or_give_up(Bulkhead* bulkhead, std::atomic<std::si
     asio::steady_timer give_up{co_await asio::this_coro::executor, patience};
     auto won = co_await (bulkhead->async_acquire() || give_up.async_wait(asio::use_awaitable));
     if (won.index() != 0 || !std::get<0>(won)) co_return;
-    const auto now = inside->fetch_add(1) + 1;
-    for (auto p = peak->load(); now > p && !peak->compare_exchange_weak(p, now);) {
-    }
+    test::raise_peak(*peak, inside->fetch_add(1) + 1);
     asio::steady_timer work{co_await asio::this_coro::executor, 50us};
     co_await work.async_wait(asio::use_awaitable);
     inside->fetch_sub(1);

@@ -1,5 +1,7 @@
 #include <ante/config/config.hpp>
 
+#include "support/config_error.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,15 +30,7 @@ constexpr const char* one_route = R"("routes": [{"method": "GET", "path": "/x", 
 
 std::string with_route(const std::string& fields) { return "{" + fields + (fields.empty() ? "" : ", ") + one_route + "}"; }
 
-// The ConfigError message `text` produces, or "" when it parses.
-std::string error_of(const std::string& text) {
-    try {
-        parse_config(text);
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return "";
-}
+std::string error_of(const std::string& text) { return ante::test::config_error_of(text); }
 
 // The ConfigError message for one route given as JSON.
 std::string route_error(const std::string& route) { return error_of(R"({"routes": [)" + route + "]}"); }
@@ -375,7 +369,9 @@ TEST_F(ConfigLoad, ExampleConfigIsValid) {
     const auto example = std::filesystem::path(__FILE__).parent_path() / "../../examples/standalone/gateway.json";
     if (!std::filesystem::exists(example)) GTEST_SKIP() << "example not found at " << example;
     const auto config = ante::load_config(example);
-    EXPECT_EQ(config.routes.size(), 3u);
+    EXPECT_EQ(config.routes.size(), 4u);
+    EXPECT_TRUE(config.routes.at(0).policies.retry.has_value()) << "the demo's sync route retries";
+    EXPECT_EQ(config.routes.at(1).policies.circuit_breaker, "status");
 #endif
 }
 

@@ -2,6 +2,7 @@
 #include <ante/policy/layers.hpp>
 
 #include "support/manual_clock.hpp"
+#include "support/requests.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,10 +18,10 @@ Request request(std::string method = "GET") {
     return r;
 }
 
+// Exact 1 ms waits; Retry-After is honoured (a test below relies on it).
 std::shared_ptr<const RetryOptions> retry_options(int attempts) {
-    auto o = std::make_shared<RetryOptions>();
-    o->max_attempts = attempts;
-    o->backoff = Backoff{.kind = Backoff::Kind::constant, .base = 1ms, .max = 1ms};
+    auto o = std::make_shared<RetryOptions>(*test::quick_retries(attempts));
+    o->honour_retry_after = true;
     return o;
 }
 

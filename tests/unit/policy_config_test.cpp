@@ -1,6 +1,8 @@
 // The `policies` and `breakers` parts of the standalone gateway's configuration.
 #include <ante/config/config.hpp>
 
+#include "support/config_error.hpp"
+
 #include "support/io_runner.hpp"
 
 #include <gtest/gtest.h>
@@ -20,14 +22,7 @@ std::string document(const std::string& policies, const std::string& dispatch = 
 
 constexpr const char* one_breaker = R"("breakers": {"up": {"minimum_calls": 2, "window_size": 2}}, )";
 
-std::string error_of(const std::string& text) {
-    try {
-        parse_config(text);
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return "";
-}
+std::string error_of(const std::string& text) { return ante::test::config_error_of(text); }
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <ante/policy/layers.hpp>
 
 #include "support/io_runner.hpp"
+#include "support/requests.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,27 +16,9 @@ using namespace ante;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-namespace {
-
-Request get(std::string target) {
-    Request r;
-    r.target = std::move(target);
-    return r;
-}
-
-std::shared_ptr<const RetryOptions> quick_retries(int attempts) {
-    auto o = std::make_shared<RetryOptions>();
-    o->max_attempts = attempts;
-    o->backoff = Backoff{.kind = Backoff::Kind::constant, .base = 1ms, .max = 1ms};
-    return o;
-}
-
-void raise_peak(std::atomic<int>& peak, int now) {
-    for (int p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
-    }
-}
-
-}  // namespace
+using test::get;
+using test::quick_retries;
+using test::raise_peak;
 
 // Handlers that outlive their callers' deadline keep their bulkhead place until they really
 // return: under a flood, no more than the limit ever run, and every place comes back.

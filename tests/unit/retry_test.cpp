@@ -1,5 +1,7 @@
 #include <ante/policy/retry.hpp>
 
+#include "support/requests.hpp"
+
 #include <gtest/gtest.h>
 
 #include <barrier>
@@ -78,10 +80,7 @@ TEST(RetryBudget, RacingRetriesNeverExceedTheBudget) {
             start.arrive_and_wait();
             for (int i = 0; i < rounds; ++i) {
                 if (auto retry = budget.try_retry()) {
-                    auto now = holding.fetch_add(1) + 1;
-                    std::size_t seen = peak.load();
-                    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-                    }
+                    test::raise_peak(peak, holding.fetch_add(1) + 1);
                     std::this_thread::yield();  // "sleeping in backoff" while holding the place
                     holding.fetch_sub(1);
                 }

@@ -2,6 +2,7 @@
 
 #include "support/gate.hpp"
 #include "support/io_runner.hpp"
+#include "support/requests.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,16 +18,7 @@ using namespace ante;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-namespace {
-
-Request get(std::string target) {
-    Request r;
-    r.target = std::move(target);
-    return r;
-}
-
-
-}  // namespace
+using test::get;
 
 TEST(SyncDispatcher, SaturatedPoolRefusesAtOnceWith503AndRetryAfter) {
     test::IoRunner runner{2};
