@@ -10,6 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+
+#include <thread>
 
 using namespace ante;
 using namespace std::chrono_literals;
@@ -164,4 +170,54 @@ TEST_F(ProxyTest, TheUpstreamSeesOneCorrelationIdAndItsTimeLeft) {
     const int left = std::stoi(h["x-request-timeout-ms"].get<std::string>());
     EXPECT_GT(left, 0);
     EXPECT_LE(left, 15'000) << "the route's deadline, not the client's claim";
+}
+
+namespace {
+// A one-shot upstream that answers with `reply` as raw bytes: for protocol corners the example
+// upstream does not produce (interim 1xx answers before the final one).
+class RawUpstream {
+public:
+    explicit RawUpstream(std::string reply)
+        : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), thread_([this, reply = std::move(reply)] {
+              boost::system::error_code ec;
+              asio::ip::tcp::socket socket = acceptor_.accept(ec);
+              if (ec) return;
+              asio::streambuf request;
+              asio::read_until(socket, request, "\r\n\r\n", ec);
+              asio::write(socket, asio::buffer(reply), ec);
+              socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+          }) {}
+    ~RawUpstream() {
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+        thread_.join();
+    }
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+private:
+    asio::io_context io_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::thread thread_;
+};
+}  // namespace
+
+TEST(ProxyInterim, InterimAnswersAreSkippedAndTheFinalOneForwarded) {
+    RawUpstream upstream{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                         "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfinal"};
+    test::IoRunner runner{1};
+    Gateway gateway{runner.executor()};
+    gateway.add(Route{.name = "raw", .method = "POST", .pattern = "/raw",
+                      .handler = http::proxy_handler(runner.executor(),
+                                                     {.upstream = "http://127.0.0.1:" + std::to_string(upstream.port())}),
+                      .timeout = 5s});
+    gateway.start();
+    Request request;
+    request.method = "POST";
+    request.target = "/raw";
+    request.headers.set("Expect", "100-continue");
+    request.body = "payload";
+    Response r = gateway.async_dispatch(std::move(request), asio::use_future).get();
+    EXPECT_EQ(r.status, 201);
+    EXPECT_EQ(r.body, "final");
+    runner.wait(gateway.shutdown(1s));
 }
