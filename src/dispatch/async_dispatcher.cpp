@@ -128,16 +128,7 @@ asio::awaitable<void> AsyncDispatcher::run(Job job) {
     if (response && !ok) record.error = "the handler answered " + std::to_string(response->status);
     if (!ok && response && route && route->redelivery && job.attempt < route->redelivery->max_attempts &&
         worth_another_attempt(*route->redelivery, *response)) {
-        const auto wait = retry_delay(*route->redelivery, job.attempt, {}, *response, clock_->system_now());
-        record.status = JobStatus::queued;
-        record.error = "attempt " + std::to_string(job.attempt) + ": " + record.error;
-        record.updated = clock_->system_now();
-        co_await store_->update(std::move(record));
-        redelivered_.fetch_add(1, std::memory_order_relaxed);
-        spdlog::info("[{}] job {} on route '{}': attempt {} failed ({}), next in {} ms", job.correlation_id, job.id,
-                     job.route, job.attempt, response->status, wait.count());
-        delayed_.fetch_add(1);
-        asio::co_spawn(asio::make_strand(executor_), redeliver(std::move(job), wait), asio::detached);
+        co_await schedule_redelivery(std::move(job), std::move(record), *response, route->redelivery);
         co_return;
     }
     record.status = ok ? JobStatus::succeeded : JobStatus::failed;
@@ -148,6 +139,20 @@ asio::awaitable<void> AsyncDispatcher::run(Job job) {
     spdlog::info("[{}] job {} on route '{}' {} after {} attempt(s){}", job.correlation_id, job.id, job.route,
                  to_string(record.status), record.attempts, record.error.empty() ? "" : ": " + record.error);
     co_await store_->update(std::move(record));
+}
+
+asio::awaitable<void> AsyncDispatcher::schedule_redelivery(Job job, JobRecord record, Response failed,
+                                                           std::shared_ptr<const RetryOptions> redelivery) {
+    const auto wait = retry_delay(*redelivery, job.attempt, {}, failed, clock_->system_now());
+    record.status = JobStatus::queued;
+    record.error = "attempt " + std::to_string(job.attempt) + ": " + record.error;
+    record.updated = clock_->system_now();
+    co_await store_->update(std::move(record));
+    redelivered_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("[{}] job {} on route '{}': attempt {} failed ({}), next in {} ms", job.correlation_id, job.id,
+                 job.route, job.attempt, failed.status, wait.count());
+    delayed_.fetch_add(1);
+    asio::co_spawn(asio::make_strand(executor_), redeliver(std::move(job), wait), asio::detached);
 }
 
 asio::awaitable<Response> AsyncDispatcher::attempt(const Route& route, Request request, Context& ctx) {

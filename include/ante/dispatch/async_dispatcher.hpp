@@ -77,6 +77,8 @@ private:
     boost::asio::awaitable<void> work();
     boost::asio::awaitable<void> run(Job job);
     boost::asio::awaitable<Response> attempt(const Route& route, Request request, Context& ctx);
+    boost::asio::awaitable<void> schedule_redelivery(Job job, JobRecord record, Response failed,
+                                                     std::shared_ptr<const RetryOptions> redelivery);
     boost::asio::awaitable<void> redeliver(Job job, std::chrono::milliseconds wait);
     void cancel_backoffs();
 
