@@ -77,6 +77,8 @@ void CircuitBreaker::move_to(State to, SteadyTime now, std::vector<Transition>& 
     state_ = to;
     ++generation_;
     ++transitions_;
+    passing_generation_.store(to == State::closed || to == State::disabled ? generation_ : 0,
+                              std::memory_order_release);
     outstanding_.clear();
     probes_issued_ = probes_done_ = probe_failures_ = probe_slow_ = 0;
     if (to == State::open) {
@@ -114,12 +116,20 @@ void CircuitBreaker::expire_stale_probes(SteadyTime now, std::vector<Transition>
     }
 }
 
-CircuitBreaker::Decision CircuitBreaker::try_acquire() {
+CircuitBreaker::Decision CircuitBreaker::try_acquire() { return try_acquire(clock_->steady_now()); }
+
+CircuitBreaker::Decision CircuitBreaker::try_acquire(SteadyTime now) {
+    // Closed or disabled: a permit of the current generation, with no lock. A transition racing
+    // with this bumps the generation, so the permit's result is ignored, as if admitted before it.
+    if (const std::uint64_t generation = passing_generation_.load(std::memory_order_acquire); generation != 0) {
+        Decision passing;
+        passing.permit = Permit{generation, now, 0};
+        return passing;
+    }
     std::vector<Transition> changes;
     Decision decision;
     {
         std::lock_guard lock(mutex_);
-        const SteadyTime now = clock_->steady_now();
         if (state_ == State::open && now >= open_until_) move_to(State::half_open, now, changes);
         expire_stale_probes(now, changes);
         switch (state_) {
@@ -148,12 +158,13 @@ CircuitBreaker::Decision CircuitBreaker::try_acquire() {
     return decision;
 }
 
-void CircuitBreaker::record(const Permit& permit, Outcome outcome) {
+void CircuitBreaker::record(const Permit& permit, Outcome outcome) { record(permit, outcome, clock_->steady_now()); }
+
+void CircuitBreaker::record(const Permit& permit, Outcome outcome, SteadyTime now) {
     std::vector<Transition> changes;
     {
         std::lock_guard lock(mutex_);
         if (permit.generation != generation_) return;  // admitted under an earlier state
-        const SteadyTime now = clock_->steady_now();
         const bool slow = now - permit.started >= options_.slow_call_duration;
         const bool failure = outcome == Outcome::failure;
         if (state_ == State::half_open && permit.probe != 0) {

@@ -15,7 +15,11 @@ asio::awaitable<Response> DynamicPipeline::execute(Request& request, Context& ct
 }
 
 asio::awaitable<Response> DynamicPipeline::run_from(std::size_t index, Call& call, const Terminal& terminal) const {
-    if (index == steps_.size()) co_return co_await terminal(call);
+    if (index == steps_.size()) {
+        Response response = co_await terminal(call);
+        call.time_passed();
+        co_return response;
+    }
     co_return co_await steps_[index]->run(call, *this, index + 1, terminal);
 }
 

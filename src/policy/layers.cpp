@@ -16,7 +16,7 @@ std::optional<Response> RateLimitPolicy::enter(Call& call, State&) const {
     std::string_view k;
     if (key == Key::client_address) k = call.request.remote_address;
     else if (key == Key::header) k = call.request.headers.get(key_header).value_or(std::string_view{});
-    auto decision = limiter->try_acquire(k);
+    auto decision = limiter->try_acquire(k, call.now());
     if (decision) return std::nullopt;
     Response r = problem(Errc::rate_limited, "the rate limit for this route is reached", call.ctx.correlation_id);
     set_retry_after(r, decision.retry_after);
@@ -104,7 +104,7 @@ std::optional<milliseconds> RetryPolicy::again(Call& call, State& state, const R
     const milliseconds wait =
         retry_delay(*options, call.ctx.attempt, state.previous_wait, response, call.clock.system_now());
     // No attempt starts after the total deadline: a retry that could not begin in time is not made.
-    if (call.clock.steady_now() + wait >= call.ctx.deadline) return std::nullopt;
+    if (call.now() + wait >= call.ctx.deadline) return std::nullopt;
     state.retry.reset();  // the previous retry has ended
     if (budget) {
         auto retry = budget->try_retry();
@@ -133,7 +133,7 @@ CircuitBreaker::Outcome default_breaker_outcome(const Response& response) noexce
 }
 
 std::optional<Response> CircuitBreakerPolicy::enter(Call& call, State& state) const {
-    auto decision = breaker->try_acquire();
+    auto decision = breaker->try_acquire(call.now());
     if (decision) {
         state.permit = *decision.permit;
         return std::nullopt;

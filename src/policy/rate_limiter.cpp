@@ -28,10 +28,11 @@ void RateLimiter::make_room(SteadyTime now) {
     buckets_.erase(fullest);
 }
 
-RateLimiter::Decision RateLimiter::try_acquire(std::string_view key) {
+RateLimiter::Decision RateLimiter::try_acquire(std::string_view key) { return try_acquire(key, clock_->steady_now()); }
+
+RateLimiter::Decision RateLimiter::try_acquire(std::string_view key, SteadyTime now) {
     std::lock_guard lock(mutex_);
-    const SteadyTime now = clock_->steady_now();
-    auto it = buckets_.find(std::string(key));
+    auto it = buckets_.find(key);
     if (it == buckets_.end()) {
         if (buckets_.size() >= options_.max_keys) make_room(now);
         it = buckets_.emplace(std::string(key), Bucket{options_.burst, now}).first;

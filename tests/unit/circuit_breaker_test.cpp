@@ -214,3 +214,28 @@ TEST(CircuitBreakerRace, ExactlyTheProbesPassOutOf64SimultaneousCallers) {
         ASSERT_EQ(refused.load(), callers - 5);
     }
 }
+
+// The lock-free admission of a closed breaker races with its opening: it opens exactly once,
+// and calls admitted just before the opening cannot reopen or close it.
+TEST(CircuitBreakerRace, ConcurrentFailuresOpenItExactlyOnce) {
+    auto clock = std::make_shared<test::ManualClock>();
+    CircuitBreaker b{"race", {.window_size = 10, .minimum_calls = 10, .wait_in_open = std::chrono::hours(1)}, clock};
+    constexpr int threads = 8, calls = 2000;
+    std::barrier start{threads};
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&] {
+            start.arrive_and_wait();
+            for (int i = 0; i < calls; ++i)
+                if (auto d = b.try_acquire()) {
+                    admitted++;
+                    b.record(*d.permit, Outcome::failure);
+                }
+        });
+    for (auto& t : pool) t.join();
+    EXPECT_EQ(b.state(), State::open);
+    EXPECT_EQ(b.stats().transitions, 1u);
+    EXPECT_GE(admitted.load(), 10);
+    EXPECT_EQ(admitted.load() + static_cast<int>(b.stats().rejected), threads * calls);
+}

@@ -19,6 +19,8 @@ namespace ante {
 
 /// One call in a pipeline. Layers read the request and narrow the context (deadline, attempt).
 struct Call {
+    Call(Request& r, Context& c, const Clock& k) noexcept : request(r), ctx(c), clock(k) {}
+
     Request& request;
     Context& ctx;
     const Clock& clock;
@@ -27,6 +29,17 @@ struct Call {
     /// attempt that finds the permit gone takes a new one from `bulkhead`.
     Bulkhead* bulkhead = nullptr;
     std::optional<Bulkhead::Permit> bulkhead_permit;
+
+    /// The time, read once and shared by the layers until `time_passed` (the pipeline calls it
+    /// after each handler run and each wait): a clock read costs more than most layers.
+    [[nodiscard]] SteadyTime now() {
+        if (!now_) now_ = clock.steady_now();
+        return *now_;
+    }
+    void time_passed() noexcept { now_.reset(); }
+
+private:
+    std::optional<SteadyTime> now_;
 };
 
 /// The bulkhead place one handler run holds: the one the bulkhead layer took or, for a retry

@@ -5,6 +5,7 @@
 
 #include <ante/core/clock.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -63,8 +64,11 @@ public:
                    std::shared_ptr<const Clock> clock = Clock::real());
 
     [[nodiscard]] Decision try_acquire();
+    /// `try_acquire` at a time the caller has read already (a pipeline reads it once per attempt).
+    [[nodiscard]] Decision try_acquire(SteadyTime now);
     /// Reports a call's end; its duration (from `permit.started`) decides whether it was slow.
     void record(const Permit& permit, Outcome outcome);
+    void record(const Permit& permit, Outcome outcome, SteadyTime now);
 
     void force_open();
     /// Back to closed with an empty window (also leaves forced-open and disabled).
@@ -108,6 +112,8 @@ private:
     mutable std::mutex mutex_;
     State state_ = State::closed;
     std::uint64_t generation_ = 1;
+    // generation_ while calls pass freely (closed, disabled), else 0: admission without the lock.
+    std::atomic<std::uint64_t> passing_generation_{1};
     // Closed-state window: a ring of per-call buckets (count) or per-second buckets (time).
     std::vector<Bucket> ring_;
     std::size_t next_ = 0;

@@ -71,6 +71,7 @@ struct DynamicPipeline::LayerStep final : Step {
         if constexpr (RetryingLayer<L>) {
             for (auto wait = layer.again(call, state, response); wait; wait = layer.again(call, state, response)) {
                 const bool resumed = co_await pause(call.ctx, *wait);
+                call.time_passed();
                 if (!resumed) break;
                 response = co_await pipeline.run_from(next, call, terminal);
             }

@@ -55,11 +55,11 @@ struct TotalTimeoutPolicy {
 
     struct State {};
     std::optional<Response> enter(Call& call, State&) const noexcept {
-        call.ctx.deadline = std::min(call.ctx.deadline, call.clock.steady_now() + timeout);
+        call.ctx.deadline = std::min(call.ctx.deadline, call.now() + timeout);
         return std::nullopt;
     }
     void leave(Call& call, State&, const Response& response) const {
-        if (response.error == Errc::timeout && call.clock.steady_now() >= call.ctx.deadline)
+        if (response.error == Errc::timeout && call.now() >= call.ctx.deadline)
             publish(events, PolicyEvent::Kind::timed_out, "total_timeout", call.ctx.correlation_id, "the call's deadline passed");
     }
 };
@@ -74,7 +74,7 @@ struct AttemptTimeoutPolicy {
     };
     std::optional<Response> enter(Call& call, State& state) const noexcept {
         state.outer_deadline = call.ctx.deadline;
-        call.ctx.deadline = std::min(call.ctx.deadline, call.clock.steady_now() + timeout);
+        call.ctx.deadline = std::min(call.ctx.deadline, call.now() + timeout);
         return std::nullopt;
     }
     // Outer layers (retry) judge against the total deadline again.
@@ -146,8 +146,8 @@ struct CircuitBreakerPolicy {
         std::optional<CircuitBreaker::Permit> permit;
     };
     std::optional<Response> enter(Call& call, State& state) const;
-    void leave(Call&, State& state, Response& response) const {
-        if (state.permit) breaker->record(*state.permit, outcome(response));
+    void leave(Call& call, State& state, Response& response) const {
+        if (state.permit) breaker->record(*state.permit, outcome(response), call.now());
     }
 };
 

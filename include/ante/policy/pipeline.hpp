@@ -27,16 +27,19 @@ namespace detail {
 /// Runs the handler: an exception becomes 500, an answer after the deadline becomes 504
 /// (a handler on the caller's thread cannot be preempted, only told: `ctx.deadline`, `ctx.stop`).
 template <class F>
-Response run_guarded(Call& call, F& handler) {
-    Response response;
+Response call_handler(Call& call, F& handler) {
     try {
-        response = handler(std::as_const(call.request), call.ctx);
-    } catch (const std::exception&) {
-        response = problem(Errc::handler_failed, "the handler failed", call.ctx.correlation_id);
+        return handler(std::as_const(call.request), call.ctx);
     } catch (...) {
-        response = problem(Errc::handler_failed, "the handler failed", call.ctx.correlation_id);
+        return problem(Errc::handler_failed, "the handler failed", call.ctx.correlation_id);
     }
-    if (call.ctx.deadline != SteadyTime::max() && call.clock.steady_now() > call.ctx.deadline)
+}
+
+template <class F>
+Response run_guarded(Call& call, F& handler) {
+    Response response = call_handler(call, handler);
+    call.time_passed();
+    if (call.ctx.deadline != SteadyTime::max() && call.now() > call.ctx.deadline)
         response = problem(Errc::timeout, "the handler answered after its deadline", call.ctx.correlation_id);
     return response;
 }
@@ -80,7 +83,9 @@ private:
             Response response = run<I + 1>(call, handler);
             if constexpr (RetryingLayer<Layer>) {
                 while (auto wait = layer.again(call, state, response)) {
-                    if (!detail::pause(call.ctx, *wait)) break;
+                    const bool resumed = detail::pause(call.ctx, *wait);
+                    call.time_passed();
+                    if (!resumed) break;
                     response = run<I + 1>(call, handler);
                 }
             }

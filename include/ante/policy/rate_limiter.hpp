@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,6 +37,8 @@ public:
 
     /// Takes one token from the bucket of `key` ("" for the shared bucket).
     [[nodiscard]] Decision try_acquire(std::string_view key = {});
+    /// `try_acquire` at a time the caller has read already.
+    [[nodiscard]] Decision try_acquire(std::string_view key, SteadyTime now);
 
     [[nodiscard]] std::size_t keys() const;
     [[nodiscard]] std::uint64_t rejected() const;
@@ -51,7 +54,12 @@ private:
     const RateLimiterOptions options_;
     const std::shared_ptr<const Clock> clock_;
     mutable std::mutex mutex_;
-    std::unordered_map<std::string, Bucket> buckets_;
+    // Found by string_view: a lookup allocates nothing, whatever the key's length.
+    struct KeyHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
+    };
+    std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>> buckets_;
     std::uint64_t rejected_ = 0;
 };
 
