@@ -70,13 +70,56 @@ std::string_view title(Errc e) noexcept {
     return "Unknown error";
 }
 
+namespace {
+
+// A JSON string literal of `text`. Bytes outside printable ASCII are escaped one by one, so the
+// body is valid JSON whatever a detail carries (invalid UTF-8 included).
+void append_json_string(std::string& out, std::string_view text) {
+    constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (const unsigned char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    out += '"';
+}
+
+}  // namespace
+
+// Built by hand rather than through a JSON object: rejections are how an overloaded gateway
+// sheds load, so they should cost little (a few allocations instead of dozens).
 Response problem(int status, std::string_view title_text, std::string_view detail,
                  std::string_view correlation_id) {
-    nlohmann::json body{{"type", "about:blank"}, {"title", title_text}, {"status", status}};
-    if (!detail.empty()) body["detail"] = detail;
-    if (!correlation_id.empty()) body["correlation_id"] = correlation_id;
-    Response r = Response::json(status, body);
+    std::string body;
+    body.reserve(80 + title_text.size() + detail.size() + correlation_id.size());
+    body += '{';
+    if (!correlation_id.empty()) {
+        body += "\"correlation_id\":";
+        append_json_string(body, correlation_id);
+        body += ',';
+    }
+    if (!detail.empty()) {
+        body += "\"detail\":";
+        append_json_string(body, detail);
+        body += ',';
+    }
+    body += "\"status\":";
+    body += std::to_string(status);
+    body += ",\"title\":";
+    append_json_string(body, title_text);
+    body += ",\"type\":\"about:blank\"}";
+    Response r;
+    r.status = status;
     r.headers.set("Content-Type", "application/problem+json");
+    r.body = std::move(body);
     return r;
 }
 

@@ -50,6 +50,16 @@ TEST(Problem, BodyIsRfc9457WithCorrelationId) {
     EXPECT_EQ(body["type"], "about:blank");
 }
 
+TEST(Problem, AnyDetailStillGivesValidJson) {
+    const std::string nasty = std::string("quote\" backslash\\ newline\n nul") + '\0' + " bad utf-8 \xff\xc3";
+    Response r = problem(Errc::bad_request, nasty, "id\"with-quote");
+    nlohmann::json body;
+    ASSERT_NO_THROW(body = nlohmann::json::parse(r.body)) << r.body;
+    EXPECT_EQ(body["correlation_id"], "id\"with-quote");
+    EXPECT_EQ(body["detail"].get<std::string>().substr(0, 26), "quote\" backslash\\ newline\n");
+    EXPECT_EQ(problem(400, "Bad request", "", "").body.find("detail"), std::string::npos) << "empty fields are left out";
+}
+
 TEST(CorrelationId, AcceptsVisibleTokensUpTo128) {
     EXPECT_TRUE(is_valid_correlation_id("req-123_ABC.xyz"));
     EXPECT_TRUE(is_valid_correlation_id(std::string(128, 'a')));
