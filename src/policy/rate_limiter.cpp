@@ -7,7 +7,7 @@
 namespace ante {
 
 RateLimiter::RateLimiter(RateLimiterOptions options, std::shared_ptr<const Clock> clock)
-    : options_(options), clock_(std::move(clock)) {}
+    : options_(options), clock_(std::move(clock)), shared_{options_.burst, clock_->steady_now()} {}
 
 void RateLimiter::refill(Bucket& bucket, SteadyTime now) const {
     const std::chrono::duration<double> elapsed = now - bucket.updated;
@@ -32,12 +32,16 @@ RateLimiter::Decision RateLimiter::try_acquire(std::string_view key) { return tr
 
 RateLimiter::Decision RateLimiter::try_acquire(std::string_view key, SteadyTime now) {
     std::lock_guard lock(mutex_);
-    auto it = buckets_.find(key);
-    if (it == buckets_.end()) {
-        if (buckets_.size() >= options_.max_keys) make_room(now);
-        it = buckets_.emplace(std::string(key), Bucket{options_.burst, now}).first;
+    Bucket* found = &shared_;
+    if (!key.empty()) {
+        auto it = buckets_.find(key);
+        if (it == buckets_.end()) {
+            if (buckets_.size() >= options_.max_keys) make_room(now);
+            it = buckets_.emplace(std::string(key), Bucket{options_.burst, now}).first;
+        }
+        found = &it->second;
     }
-    Bucket& bucket = it->second;
+    Bucket& bucket = *found;
     refill(bucket, now);
     if (bucket.tokens >= 1.0) {
         bucket.tokens -= 1.0;

@@ -35,7 +35,7 @@ public:
 
     explicit RateLimiter(RateLimiterOptions options = {}, std::shared_ptr<const Clock> clock = Clock::real());
 
-    /// Takes one token from the bucket of `key` ("" for the shared bucket).
+    /// Takes one token from the bucket of `key` ("" for the shared bucket, which `keys` does not count).
     [[nodiscard]] Decision try_acquire(std::string_view key = {});
     /// `try_acquire` at a time the caller has read already.
     [[nodiscard]] Decision try_acquire(std::string_view key, SteadyTime now);
@@ -60,6 +60,7 @@ private:
         std::size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
     };
     std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>> buckets_;
+    Bucket shared_;  // the bucket of the empty key: an unkeyed limiter skips the map
     std::uint64_t rejected_ = 0;
 };
 
