@@ -47,7 +47,7 @@ void CircuitBreaker::add_to_window(SteadyTime now, bool failure, bool slow) {
         totals_.calls += 1;
         totals_.failures += b.failures;
         totals_.slow += b.slow;
-        next_ = (next_ + 1) % ring_.size();
+        if (++next_ == ring_.size()) next_ = 0;  // no division on the hot path
         return;
     }
     const auto second = duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
@@ -181,9 +181,10 @@ void CircuitBreaker::record(const Permit& permit, Outcome outcome, SteadyTime no
             add_to_window(now, failure, slow);
             const Bucket t = window_totals(now);
             if (t.calls >= options_.minimum_calls && t.calls > 0) {
+                // rate >= threshold, as products: no division per call
                 const double n = static_cast<double>(t.calls);
-                if (static_cast<double>(t.failures) / n >= options_.failure_rate_threshold ||
-                    static_cast<double>(t.slow) / n >= options_.slow_call_rate_threshold)
+                if (static_cast<double>(t.failures) >= options_.failure_rate_threshold * n ||
+                    static_cast<double>(t.slow) >= options_.slow_call_rate_threshold * n)
                     move_to(State::open, now, changes);
             }
         }

@@ -79,8 +79,11 @@ private:
             const auto& layer = std::get<I>(layers_);
             using Layer = std::tuple_element_t<I, std::tuple<Layers...>>;
             typename Layer::State state{};
-            if (auto refused = layer.enter(call, state)) return std::move(*refused);
-            Response response = run<I + 1>(call, handler);
+            std::optional<Response> refused = layer.enter(call, state);
+            // One named result on every path, so the answer is built in place, never moved
+            // from layer to layer (NRVO).
+            Response response = refused ? std::move(*refused) : run<I + 1>(call, handler);
+            if (refused) return response;
             if constexpr (RetryingLayer<Layer>) {
                 while (auto wait = layer.again(call, state, response)) {
                     const bool resumed = detail::pause(call.ctx, *wait);
