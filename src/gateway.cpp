@@ -14,7 +14,11 @@ namespace asio = boost::asio;
 namespace {
 
 std::shared_ptr<JobQueue> queue_or_default(const GatewayOptions& o) {
-    return o.queue ? o.queue : std::make_shared<MemoryJobQueue>(o.async.queue_capacity, o.async.queue_bytes);
+    return o.queue ? o.queue
+                   : std::make_shared<MemoryJobQueue>(
+                         MemoryJobQueueOptions{.capacity = o.async.queue_capacity, .max_bytes = o.async.queue_bytes,
+                                               .dead_capacity = o.async.dead_letters},
+                         o.clock);
 }
 
 std::shared_ptr<StatusStore> store_or_default(const GatewayOptions& o) {
@@ -82,6 +86,10 @@ void Gateway::add_job_routes() {
               .handler = awaitable_handler([this](Request, Context ctx) -> asio::awaitable<Response> {
                   co_return co_await async_.result(std::string(ctx.param("id")), ctx.correlation_id);
               })});
+    add(Route{.name = "ante.job_cancel", .method = "DELETE", .pattern = base + "/{id}",
+              .handler = awaitable_handler([this](Request, Context ctx) -> asio::awaitable<Response> {
+                  co_return co_await async_.cancel(std::string(ctx.param("id")), ctx.correlation_id);
+              })});
 }
 
 void Gateway::start() {
@@ -110,7 +118,8 @@ asio::awaitable<Response> Gateway::dispatch(Request request) {
         ctx.correlation_id = generate_id();
     request.headers.set("X-Request-Id", ctx.correlation_id);  // one value, the one the upstream sees too
     if (has_dot_segment(request.path())) {
-        Response refused = problem(Errc::bad_request, "the path must not have '.' or '..' segments", ctx.correlation_id);
+        Response refused = problem(Errc::bad_request, "the path must not have '.' or '..' segments (nor '..;' or '\\')",
+                                   ctx.correlation_id);
         refused.headers.set("X-Request-Id", ctx.correlation_id);
         co_return refused;
     }
@@ -128,10 +137,8 @@ asio::awaitable<Response> Gateway::dispatch(Request request) {
         ctx.params = std::move(match.params);
         ctx.deadline = clock_->steady_now() + route.timeout;
         std::string id = ctx.correlation_id;
-        if (route.dispatch == Dispatch::sync && route.policies && !route.policies->empty())
-            response = co_await dispatch_with_policies(route, request, ctx);
-        else if (route.dispatch == Dispatch::sync)
-            response = co_await sync_.dispatch(route.handler, std::move(request), std::move(ctx));
+        if (route.dispatch == Dispatch::sync)
+            response = co_await dispatch_sync(route, request, ctx);
         else if (route.admission && !route.admission->empty())
             response = co_await submit_after_admission(route, request, ctx);
         else
@@ -139,6 +146,20 @@ asio::awaitable<Response> Gateway::dispatch(Request request) {
         ctx.correlation_id = std::move(id);
     }
     response.headers.set("X-Request-Id", ctx.correlation_id);
+    co_return response;
+}
+
+asio::awaitable<Response> Gateway::dispatch_sync(const Route& route, Request& request, Context& ctx) {
+    auto decided = co_await claim_sync_key(async_.store(), route.idempotency, route.name, request, route.timeout,
+                                           ctx.correlation_id);
+    if (auto* answer = std::get_if<Response>(&decided)) co_return std::move(*answer);
+    const auto claim = std::get<std::optional<SyncClaim>>(std::move(decided));
+    Response response;
+    if (route.policies && !route.policies->empty())
+        response = co_await dispatch_with_policies(route, request, ctx);
+    else
+        response = co_await sync_.dispatch(route.handler, std::move(request), ctx);
+    if (claim) co_await settle_sync_key(async_.store(), route.idempotency, *claim, response);
     co_return response;
 }
 

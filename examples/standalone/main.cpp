@@ -6,6 +6,7 @@
 // SIGINT or SIGTERM drains (stop accepting, finish in-flight requests and jobs within
 // shutdown_grace_ms) and exits 0; a second signal stops at once. Exit codes: 0 done,
 // 1 cannot listen, 2 bad command line or configuration.
+#include <ante/admin.hpp>
 #include <ante/config/config.hpp>
 #include <ante/gateway.hpp>
 #include <ante/http/server.hpp>
@@ -119,14 +120,12 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    // The admin side needs no pool of its own worth the name: one inline route.
+    // The admin side needs no pool of its own worth the name: inline and awaitable routes.
     ante::GatewayOptions admin_options;
     admin_options.sync.threads = 1;
     admin_options.async.workers = 1;
     ante::Gateway admin{io.get_executor(), admin_options};
-    admin.route("GET", "/healthz", ante::inline_handler([](const ante::Request&, ante::Context&) {
-                    return ante::Response::json(200, nlohmann::json{{"status", "ok"}});
-                }));
+    ante::add_admin_routes(admin, gateway);
 
     ante::http::Server server{io.get_executor(), gateway, config.listen};
     ante::http::Server admin_server{io.get_executor(), admin, config.admin};

@@ -88,6 +88,7 @@ private:
     static Response internal_error_response();
     const Route* find_async_route(std::string_view name, std::string_view path, PathParams& params) const;
     void add_job_routes();
+    boost::asio::awaitable<Response> dispatch_sync(const Route& route, Request& request, Context& ctx);
     boost::asio::awaitable<Response> dispatch_with_policies(const Route& route, Request& request, Context& ctx);
     boost::asio::awaitable<Response> submit_after_admission(const Route& route, Request& request, Context& ctx);
 

@@ -2,6 +2,7 @@
 /// \file
 /// A route: method + path pattern, a handler and a dispatch strategy.
 
+#include <ante/dispatch/idempotency.hpp>
 #include <ante/handler.hpp>
 #include <ante/policy/dynamic_pipeline.hpp>
 #include <ante/policy/layers.hpp>
@@ -37,6 +38,11 @@ struct Route {
     /// Async routes: a failed attempt that `retryable_answer` accepts goes back to the queue
     /// after the backoff, up to `max_attempts` in all; null runs each job once.
     std::shared_ptr<const RetryOptions> redelivery;
+    /// Async routes: a job still queued this long after its submit ends `expired` unrun; 0 for
+    /// no expiry.
+    std::chrono::milliseconds job_ttl{0};
+    /// How the route treats `Idempotency-Key` (honoured by default when sent).
+    IdempotencyOptions idempotency;
 };
 
 }  // namespace ante

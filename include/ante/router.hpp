@@ -32,7 +32,8 @@ private:
     std::vector<Segment> segments_;
 };
 
-/// True when `path` has a "." or ".." segment, plain or percent-encoded. Such paths are refused
+/// True when `path` has a "." or ".." segment, plain or percent-encoded, with ";params" after
+/// it, or has a backslash (which some servers read as '/'). Such paths are refused
 /// rather than forwarded: an upstream that resolves them could be reached outside a route's prefix.
 bool has_dot_segment(std::string_view path);
 

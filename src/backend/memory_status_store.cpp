@@ -8,7 +8,7 @@ MemoryStatusStore::MemoryStatusStore(MemoryStatusStoreOptions options, std::shar
     : options_(options), clock_(std::move(clock)) {}
 
 void MemoryStatusStore::drop(std::unordered_map<std::string, Entry>::iterator it) {
-    stats_.bytes -= it->second.record.byte_estimate();
+    bytes_ -= it->second.record.byte_estimate();
     entries_.erase(it);
 }
 
@@ -17,7 +17,7 @@ void MemoryStatusStore::purge_expired(SteadyTime now) {
         auto it = entries_.find(finished_.front().second);
         if (it != entries_.end() && it->second.expires_at == finished_.front().first) {
             drop(it);
-            ++stats_.expired;
+            ++drops_.expired;
         }
         finished_.pop_front();
     }
@@ -31,7 +31,7 @@ bool MemoryStatusStore::evict_oldest_finished(std::string_view keep) {
         auto it = entries_.find(id);
         if (it != entries_.end() && it->second.expires_at == expires_at) {
             drop(it);
-            ++stats_.evicted;
+            ++drops_.evicted;
             return true;
         }
     }
@@ -39,7 +39,7 @@ bool MemoryStatusStore::evict_oldest_finished(std::string_view keep) {
 }
 
 bool MemoryStatusStore::full(std::size_t adding) const {
-    return entries_.size() >= options_.capacity || stats_.bytes + adding > options_.max_bytes;
+    return entries_.size() >= options_.capacity || bytes_ + adding > options_.max_bytes;
 }
 
 asio::awaitable<Errc> MemoryStatusStore::create(JobRecord record) {
@@ -47,13 +47,15 @@ asio::awaitable<Errc> MemoryStatusStore::create(JobRecord record) {
     purge_expired(clock_->steady_now());
     while (full(record.byte_estimate())) {
         if (!evict_oldest_finished()) {
-            ++stats_.refused;
+            ++drops_.refused;
             co_return Errc::store_full;
         }
     }
-    stats_.bytes += record.byte_estimate();
+    if (entries_.contains(record.id)) co_return Errc::conflict;
+    record.version = 1;
+    bytes_ += record.byte_estimate();
     std::string id = record.id;
-    entries_.insert_or_assign(std::move(id), Entry{std::move(record)});
+    entries_.emplace(std::move(id), Entry{std::move(record)});
     co_return Errc::ok;
 }
 
@@ -64,15 +66,18 @@ asio::awaitable<std::optional<JobRecord>> MemoryStatusStore::get(std::string id)
     co_return it->second.record;
 }
 
-asio::awaitable<void> MemoryStatusStore::update(JobRecord record) {
+asio::awaitable<bool> MemoryStatusStore::compare_and_set(JobRecord record) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(record.id);
-    if (it == entries_.end()) co_return;  // expired or erased meanwhile: nothing to resurrect
+    // Expired or erased meanwhile: nothing to resurrect.
+    if (it == entries_.end() || it->second.expires_at <= clock_->steady_now()) co_return false;
     Entry& entry = it->second;
-    stats_.bytes -= entry.record.byte_estimate();
-    stats_.bytes += record.byte_estimate();
+    if (entry.record.version != record.version) co_return false;
+    ++record.version;
+    bytes_ -= entry.record.byte_estimate();
+    bytes_ += record.byte_estimate();
     // An accepted job's result is always kept; older finished records make room for it.
-    while (stats_.bytes > options_.max_bytes && evict_oldest_finished(record.id)) {
+    while (bytes_ > options_.max_bytes && evict_oldest_finished(record.id)) {
     }
     const bool newly_final = is_final(record.status) && entry.expires_at == SteadyTime::max();
     entry.record = std::move(record);
@@ -80,7 +85,7 @@ asio::awaitable<void> MemoryStatusStore::update(JobRecord record) {
         entry.expires_at = clock_->steady_now() + options_.retention;
         finished_.emplace_back(entry.expires_at, entry.record.id);
     }
-    co_return;
+    co_return true;
 }
 
 asio::awaitable<void> MemoryStatusStore::erase(std::string id) {
@@ -90,11 +95,63 @@ asio::awaitable<void> MemoryStatusStore::erase(std::string id) {
     co_return;
 }
 
-MemoryStatusStore::Stats MemoryStatusStore::stats() const {
+void MemoryStatusStore::purge_expired_keys(SteadyTime now) {
+    while (!key_expiry_.empty() && key_expiry_.begin()->first <= now) {
+        auto [key, token] = std::move(key_expiry_.begin()->second);
+        key_expiry_.erase(key_expiry_.begin());
+        auto it = keys_.find(key);
+        if (it != keys_.end() && it->second.token == token && it->second.expires_at <= now) keys_.erase(it);
+    }
+}
+
+asio::awaitable<KeyClaim> MemoryStatusStore::claim_key(std::string key, std::string fingerprint,
+                                                        std::chrono::milliseconds lease) {
     std::lock_guard lock(mutex_);
-    Stats s = stats_;
-    s.entries = entries_.size();
-    return s;
+    const SteadyTime now = clock_->steady_now();
+    purge_expired_keys(now);
+    auto it = keys_.find(key);
+    if (it != keys_.end() && it->second.expires_at > now) {
+        const Key& k = it->second;
+        co_return KeyClaim{.state = k.completed ? KeyState::completed : KeyState::in_progress,
+                           .token = 0, .fingerprint = k.fingerprint, .value = k.value};
+    }
+    if (it == keys_.end() && keys_.size() >= options_.max_keys) co_return KeyClaim{.state = KeyState::refused};
+    const std::uint64_t token = next_key_token_++;
+    Key& k = keys_[key];
+    k = Key{.fingerprint = fingerprint, .value = {}, .completed = false, .token = token, .expires_at = now + lease};
+    key_expiry_.emplace(k.expires_at, std::pair{std::move(key), token});
+    co_return KeyClaim{.state = KeyState::claimed, .token = token, .fingerprint = std::move(fingerprint), .value = {}};
+}
+
+asio::awaitable<bool> MemoryStatusStore::complete_key(std::string key, std::uint64_t token, std::string value,
+                                                       std::chrono::milliseconds keep) {
+    std::lock_guard lock(mutex_);
+    const SteadyTime now = clock_->steady_now();
+    auto it = keys_.find(key);
+    if (it == keys_.end() || it->second.token != token || it->second.completed || it->second.expires_at <= now)
+        co_return false;
+    it->second.completed = true;
+    it->second.value = std::move(value);
+    it->second.expires_at = now + keep;
+    key_expiry_.emplace(it->second.expires_at, std::pair{std::move(key), token});
+    co_return true;
+}
+
+asio::awaitable<void> MemoryStatusStore::release_key(std::string key, std::uint64_t token) {
+    std::lock_guard lock(mutex_);
+    auto it = keys_.find(key);
+    if (it != keys_.end() && it->second.token == token && !it->second.completed) keys_.erase(it);
+    co_return;
+}
+
+StoreStats MemoryStatusStore::stats() const {
+    std::lock_guard lock(mutex_);
+    return StoreStats{.records = entries_.size(), .bytes = bytes_, .keys = keys_.size()};
+}
+
+MemoryStatusStore::Drops MemoryStatusStore::drops() const {
+    std::lock_guard lock(mutex_);
+    return drops_;
 }
 
 }  // namespace ante

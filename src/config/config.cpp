@@ -163,7 +163,7 @@ HandlerConfig parse_handler(const json& value, const std::string& path) {
     } else if (name == "static") {
         out.type = HandlerType::static_response;
         const Fields f(value, path, {"type", "status", "body", "content_type"}, " for handler type \"static\"");
-        if (const json* v = f.find("status")) out.static_response.status = static_cast<int>(f.integer("status", *v, 100, 599, true));
+        if (const json* v = f.find("status")) out.static_response.status = static_cast<int>(f.integer("status", *v, 200, 599, true));
         f.string("body", out.static_response.body, true);
         f.string("content_type", out.static_response.content_type);
     } else if (name == "echo") {
@@ -325,11 +325,16 @@ GatewayConfig parse_config(std::string_view json_text) {
         const auto [line, column] = line_column(json_text, byte);
         fail("", "invalid JSON at byte " + std::to_string(byte) + " (line " + std::to_string(line) + ", column " +
                      std::to_string(column) + "): " + reason);
+    } catch (const json::exception& e) {  // e.g. out_of_range 406: a number beyond a double
+        std::string reason = e.what();
+        if (auto bracket = reason.find("] "); bracket != std::string::npos) reason.erase(0, bracket + 2);
+        fail("", "invalid JSON: " + reason);
     }
     return parse_document(doc);
 }
 
 GatewayConfig load_config(const std::filesystem::path& file) {
+    constexpr std::size_t max_config_bytes = std::size_t{4} << 20;
     auto cannot_read = [&](int error) {
         fail("", "cannot read config file " + json_quote(file.string()) + ": " + std::strerror(error));
     };
@@ -340,6 +345,9 @@ GatewayConfig load_config(const std::filesystem::path& file) {
     for (;;) {
         const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), f.get());
         text.append(buffer.data(), n);
+        if (text.size() > max_config_bytes)  // /dev/zero and friends end here, not in bad_alloc
+            fail("", "config file " + json_quote(file.string()) + " is larger than " +
+                         std::to_string(max_config_bytes) + " bytes");
         if (n < buffer.size()) {
             if (std::ferror(f.get())) cannot_read(errno);  // e.g. EISDIR: fopen accepts a directory
             break;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -36,8 +37,24 @@ inline std::string describe(const json& value) {
 
 inline std::string json_quote(std::string_view s) { return describe(json(s)); }
 
+// A key as it may appear in a message: control characters (a NUL would cut the message short)
+// are escaped as \u00XX.
+inline std::string printable_key(std::string_view key) {
+    std::string out;
+    for (unsigned char c : key) {
+        if (c >= 0x20 && c != 0x7f) {
+            out.push_back(static_cast<char>(c));
+            continue;
+        }
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+        out += escaped;
+    }
+    return out;
+}
+
 inline std::string member_path(std::string_view parent, std::string_view key) {
-    return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
+    return parent.empty() ? printable_key(key) : std::string(parent) + "." + printable_key(key);
 }
 
 inline std::string index_path(std::string_view parent, std::size_t i) {

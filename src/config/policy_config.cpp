@@ -91,7 +91,8 @@ BulkheadOptions parse_bulkhead(const json& value, const std::string& path) {
 RetryConfig parse_retry(const json& value, const std::string& path) {
     const Fields f(value, path,
                    {"max_attempts", "backoff", "base_ms", "max_ms", "multiplier", "retry_on_status",
-                    "retry_non_idempotent", "honour_retry_after", "budget_ratio", "budget_min"});
+                    "retry_non_idempotent", "honour_retry_after", "max_retry_after_ms", "budget_ratio",
+                    "budget_min"});
     RetryConfig o;
     f.count("max_attempts", o.options.max_attempts, 1, 1000);
     if (const json* v = f.find("backoff")) {
@@ -113,6 +114,7 @@ RetryConfig parse_retry(const json& value, const std::string& path) {
     f.integers("retry_on_status", o.options.retry_on_status, 100, 599);
     f.boolean("retry_non_idempotent", o.options.retry_non_idempotent);
     f.boolean("honour_retry_after", o.options.honour_retry_after);
+    f.millis("max_retry_after_ms", o.options.max_retry_after, 0);
     f.number("budget_ratio", o.budget_ratio, 0.0, 1.0);
     f.count("budget_min", o.budget_min, 0);
     return o;
@@ -121,7 +123,7 @@ RetryConfig parse_retry(const json& value, const std::string& path) {
 FallbackConfig parse_fallback(const json& value, const std::string& path) {
     const Fields f(value, path, {"status", "body", "content_type", "on_status"});
     FallbackConfig o;
-    if (const json* v = f.find("status")) o.status = static_cast<int>(f.integer("status", *v, 100, 599, true));
+    if (const json* v = f.find("status")) o.status = static_cast<int>(f.integer("status", *v, 200, 599, true));
     f.string("body", o.body, true);
     f.string("content_type", o.content_type);
     f.integers("on_status", o.on_status, 100, 599);

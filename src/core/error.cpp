@@ -28,7 +28,9 @@ int http_status(Errc e) noexcept {
         case Errc::bad_request: return 400;
         case Errc::not_found: return 404;
         case Errc::method_not_allowed: return 405;
-        case Errc::conflict: return 409;
+        case Errc::conflict:
+        case Errc::cancelled: return 409;
+        case Errc::unprocessable: return 422;
         case Errc::payload_too_large: return 413;
         case Errc::headers_too_large: return 431;
         case Errc::rate_limited: return 429;
@@ -66,6 +68,8 @@ std::string_view title(Errc e) noexcept {
         case Errc::rate_limited: return "Too many requests";
         case Errc::circuit_open: return "Circuit open";
         case Errc::bulkhead_full: return "Bulkhead full";
+        case Errc::unprocessable: return "Idempotency key reused with a different request";
+        case Errc::cancelled: return "Cancelled";
     }
     return "Unknown error";
 }

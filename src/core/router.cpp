@@ -45,8 +45,16 @@ bool is_dot_segment(std::string_view segment) {
 }  // namespace
 
 bool has_dot_segment(std::string_view path) {
+    // Some servers take a backslash for '/' and drop ";params" from a segment ("..;/" reaches the parent
+    // on Tomcat), so both count as ways of writing a dot segment.
+    for (std::string_view backslash : {"\\", "%5c", "%5C"})
+        if (path.find(backslash) != std::string_view::npos) return true;
     const auto parts = split_path(path);
-    return std::any_of(parts.begin(), parts.end(), is_dot_segment);
+    return std::any_of(parts.begin(), parts.end(), [](std::string_view part) {
+        for (std::string_view semicolon : {";", "%3b", "%3B"})
+            part = part.substr(0, part.find(semicolon));
+        return is_dot_segment(part);
+    });
 }
 
 PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {

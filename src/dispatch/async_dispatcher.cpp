@@ -1,31 +1,33 @@
+// The client side of the AsyncDispatcher: submit (with Idempotency-Key), status, result, cancel,
+// dead-letter operations and shutdown. The worker side is in async_worker.cpp.
+
 #include <ante/core/correlation_id.hpp>
 #include <ante/core/problem.hpp>
 #include <ante/dispatch/async_dispatcher.hpp>
-#include <ante/dispatch/sync_dispatcher.hpp>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <spdlog/spdlog.h>
+
+#include <thread>
 
 namespace ante {
 
 namespace asio = boost::asio;
+using std::chrono::milliseconds;
 
 namespace {
-// A job also tries again after the worker's own policies refused an attempt (a full bulkhead,
-// an open breaker): the job was accepted, and the refusal passes.
-bool worth_another_attempt(const RetryOptions& options, const Response& response) noexcept {
-    return retryable_answer(options, response) || response.error == Errc::bulkhead_full ||
-           response.error == Errc::circuit_open;
+// Long enough for a submit to create its record and queue its job.
+constexpr milliseconds submit_claim_lease{10'000};
+
+asio::awaitable<void> sleep_for(milliseconds wait) {
+    asio::steady_timer timer{co_await asio::this_coro::executor, wait};
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 }  // namespace
 
@@ -41,177 +43,102 @@ AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcher
       blocking_pool_(options_.workers) {}
 
 AsyncDispatcher::~AsyncDispatcher() {
+    closing_ = true;
+    stop_leasing_ = true;
     queue_->abandon();
-    cancel_backoffs();
+    {
+        std::lock_guard lock(running_mutex_);
+        for (auto& [id, job] : running_) {
+            job->hand_back = true;
+            interrupt(job);
+        }
+    }
     // Workers resume on the io_context and touch this object until they see the closed queue.
     // Wait for them while the io_context still runs (a stopped one never resumes them), and
     // only then stop the pool their blocking handlers run on.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while ((live_workers_.load() > 0 || delayed_.load() > 0) && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while ((live_workers_.load() > 0 || scanning_.load()) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(milliseconds(1));
     blocking_pool_.join();
 }
 
-void AsyncDispatcher::start() {
-    for (std::size_t i = 0; i < options_.workers; ++i) {
-        live_workers_.fetch_add(1);
-        asio::co_spawn(asio::make_strand(executor_), work(), asio::detached);
-    }
+Response AsyncDispatcher::accepted(const std::string& id, bool replayed) const {
+    const std::string status_url = options_.jobs_path + "/" + id;
+    Response r = Response::json(202, {{"id", id}, {"status", "queued"}, {"status_url", status_url}});
+    r.headers.set("Location", status_url);
+    r.headers.set("Retry-After", std::to_string(options_.retry_after.count()));
+    if (replayed) r.headers.set("Idempotent-Replayed", "true");
+    return r;
 }
 
-asio::awaitable<void> AsyncDispatcher::work() {
-    for (;;) {
-        auto job = co_await queue_->take();
-        if (!job) break;
-        co_await run(std::move(*job));
+asio::awaitable<std::optional<Response>> AsyncDispatcher::replay_submit(const Route& route, const Request& request,
+                                                                        const Context& ctx, std::string& scope,
+                                                                        std::uint64_t& token) {
+    auto keyed = keyed_request(route.idempotency, route.name, request, ctx.correlation_id);
+    if (auto* answer = std::get_if<Response>(&keyed)) co_return std::move(*answer);
+    auto* key = std::get_if<KeyedRequest>(&keyed);
+    if (!key) co_return std::nullopt;
+    scope = key->scope;
+    const std::string& fingerprint = key->fingerprint;
+    // Concurrent submits with one key: the first claims it, the others wait for its job's id.
+    const auto give_up = std::chrono::steady_clock::now() + options_.idempotency_wait;
+    for (milliseconds pause{1};; pause = std::min(pause * 2, milliseconds(50))) {
+        KeyClaim claim = co_await store_->claim_key(scope, fingerprint, submit_claim_lease);
+        if (claim.state == KeyState::refused)
+            co_return problem(Errc::store_full, "too many idempotency keys are held; try again later",
+                              ctx.correlation_id);
+        if (claim.state != KeyState::claimed && claim.fingerprint != fingerprint)
+            co_return problem(Errc::unprocessable, "this Idempotency-Key was used with a different request",
+                              ctx.correlation_id);
+        if (claim.state == KeyState::completed) {
+            replayed_.fetch_add(1, std::memory_order_relaxed);
+            co_return accepted(claim.value, true);
+        }
+        if (claim.state == KeyState::claimed) {
+            token = claim.token;
+            co_return std::nullopt;
+        }
+        if (std::chrono::steady_clock::now() >= give_up)
+            co_return problem(Errc::conflict, "a request with this Idempotency-Key is still being accepted",
+                              ctx.correlation_id);
+        co_await sleep_for(pause);
     }
-    live_workers_.fetch_sub(1);
 }
 
 asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request request, Context ctx) {
+    std::string scope;
+    std::uint64_t token = 0;
+    if (auto answered = co_await replay_submit(route, request, ctx, scope, token)) co_return std::move(*answered);
+
     const SystemTime now = clock_->system_now();
     Job job{.id = generate_id(), .route = route.name, .correlation_id = ctx.correlation_id,
             .request = serialize(request), .attempt = 0, .enqueued_at = now};
+    if (route.job_ttl > milliseconds::zero()) job.expires_at = now + route.job_ttl;
     JobRecord record{.id = job.id, .route = route.name, .status = JobStatus::queued, .attempts = 0,
-                     .created = now, .updated = now, .error = {}, .result = {}};
+                     .created = now, .updated = now};
     const std::string id = job.id;
-    Errc refused = co_await store_->create(record);
+    Errc refused = co_await store_->create(std::move(record));
     if (refused == Errc::ok) {
         refused = co_await queue_->enqueue(std::move(job));
         if (refused != Errc::ok) co_await store_->erase(id);  // never leave a record for a job that is not queued
     }
     if (refused != Errc::ok) {
+        if (token) co_await store_->release_key(scope, token);
         rejected_.fetch_add(1, std::memory_order_relaxed);
         Response r = problem(refused, "the job was not accepted; nothing was queued", ctx.correlation_id);
         r.headers.set("Retry-After", std::to_string(options_.retry_after.count()));
         co_return r;
     }
+    if (token) co_await store_->complete_key(scope, token, id, route.idempotency.keep);
     submitted_.fetch_add(1, std::memory_order_relaxed);
-    const std::string status_url = options_.jobs_path + "/" + id;
-    Response r = Response::json(202, {{"id", id}, {"status", "queued"}, {"status_url", status_url}});
-    r.headers.set("Location", status_url);
-    r.headers.set("Retry-After", std::to_string(options_.retry_after.count()));
-    co_return r;
-}
-
-asio::awaitable<void> AsyncDispatcher::run(Job job) {
-    auto found = co_await store_->get(job.id);
-    if (!found) co_return;  // the record is gone (cannot happen before it is final): nothing to report to
-    JobRecord record = std::move(*found);
-    record.status = JobStatus::running;
-    record.attempts = ++job.attempt;
-    record.updated = clock_->system_now();
-    co_await store_->update(record);
-    running_.fetch_add(1, std::memory_order_relaxed);
-
-    Context ctx;
-    ctx.correlation_id = job.correlation_id;
-    ctx.route = job.route;
-    ctx.attempt = job.attempt;
-    std::optional<Response> response;
-    const Route* route = nullptr;
-    try {
-        Request request = deserialize_request(job.request);
-        route = resolve_(job.route, request.path(), ctx.params);
-        if (!route) {
-            record.error = "no route named '" + job.route + "' matches the job";
-        } else {
-            ctx.deadline = clock_->steady_now() + route->timeout;
-            response = co_await attempt(*route, std::move(request), ctx);
-        }
-    } catch (const std::exception& e) {  // a malformed job fails alone; the worker lives on
-        record.error = std::string("the job could not be run: ") + e.what();
-    }
-    running_.fetch_sub(1, std::memory_order_relaxed);
-
-    const bool ok = response && response->status < 500;
-    if (response && !ok) record.error = "the handler answered " + std::to_string(response->status);
-    if (!ok && response && route && route->redelivery && job.attempt < route->redelivery->max_attempts &&
-        worth_another_attempt(*route->redelivery, *response)) {
-        co_await schedule_redelivery(std::move(job), std::move(record), *response, route->redelivery);
-        co_return;
-    }
-    record.status = ok ? JobStatus::succeeded : JobStatus::failed;
-    if (ok) record.error.clear();  // an earlier attempt's failure is history, not the outcome
-    record.result = std::move(response);
-    record.updated = clock_->system_now();
-    (ok ? succeeded_ : failed_).fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("[{}] job {} on route '{}' {} after {} attempt(s){}", job.correlation_id, job.id, job.route,
-                 to_string(record.status), record.attempts, record.error.empty() ? "" : ": " + record.error);
-    co_await store_->update(std::move(record));
-}
-
-asio::awaitable<void> AsyncDispatcher::schedule_redelivery(Job job, JobRecord record, Response failed,
-                                                           std::shared_ptr<const RetryOptions> redelivery) {
-    const auto wait = retry_delay(*redelivery, job.attempt, {}, failed, clock_->system_now());
-    record.status = JobStatus::queued;
-    record.error = "attempt " + std::to_string(job.attempt) + ": " + record.error;
-    record.updated = clock_->system_now();
-    co_await store_->update(std::move(record));
-    redelivered_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("[{}] job {} on route '{}': attempt {} failed ({}), next in {} ms", job.correlation_id, job.id,
-                 job.route, job.attempt, failed.status, wait.count());
-    delayed_.fetch_add(1);
-    asio::co_spawn(asio::make_strand(executor_), redeliver(std::move(job), wait), asio::detached);
-}
-
-asio::awaitable<Response> AsyncDispatcher::attempt(const Route& route, Request request, Context& ctx) {
-    if (!route.policies || route.policies->empty())
-        co_return co_await run_handler(route.handler, std::move(request), ctx, blocking_pool_, counters_);
-    const DynamicPipeline::Terminal terminal = [this, &route](Call& call) -> asio::awaitable<Response> {
-        std::optional<Bulkhead::Permit> place;
-        if (!take_attempt_place(call, place))
-            co_return problem(Errc::bulkhead_full, "no free place for this attempt", call.ctx.correlation_id);
-        co_return co_await run_handler(route.handler, call.request, call.ctx, blocking_pool_, counters_,
-                                       HeldPermits{.bulkhead = std::move(place)});
-    };
-    co_return co_await route.policies->execute(request, ctx, terminal);
-}
-
-asio::awaitable<void> AsyncDispatcher::redeliver(Job job, std::chrono::milliseconds wait) {
-    // Runs on its own strand: a cancel posted there by shutdown cannot slip in between the
-    // registration below and the wait.
-    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, wait);
-    bool closing = false;
-    {
-        std::lock_guard lock(backoff_mutex_);
-        closing = closing_;
-        std::erase_if(backoff_timers_, [](const auto& t) { return t.expired(); });
-        if (!closing) backoff_timers_.push_back(timer);
-    }
-    boost::system::error_code ec;
-    if (!closing) co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    const std::string id = job.id;
-    const Errc refused = co_await queue_->enqueue(std::move(job));
-    if (refused != Errc::ok) {
-        if (auto record = co_await store_->get(id)) {
-            record->status = JobStatus::failed;
-            record->error += refused == Errc::shutting_down ? "; the gateway shut down before the next attempt"
-                                                            : "; the queue had no room for the next attempt";
-            record->updated = clock_->system_now();
-            co_await store_->update(std::move(*record));
-        }
-        failed_.fetch_add(1, std::memory_order_relaxed);
-    }
-    delayed_.fetch_sub(1);
-}
-
-void AsyncDispatcher::cancel_backoffs() {
-    std::vector<std::shared_ptr<asio::steady_timer>> timers;
-    {
-        std::lock_guard lock(backoff_mutex_);
-        closing_ = true;
-        for (auto& weak : backoff_timers_)
-            if (auto t = weak.lock()) timers.push_back(std::move(t));
-    }
-    for (auto& t : timers) asio::post(t->get_executor(), [t] { t->cancel(); });
+    co_return accepted(id, false);
 }
 
 asio::awaitable<Response> AsyncDispatcher::status(std::string id, std::string correlation_id) {
     auto record = co_await store_->get(id);
     if (!record) co_return problem(Errc::not_found, "no job with this id (or its retention passed)", correlation_id);
     Response r = Response::json(200, status_document(*record, options_.jobs_path));
-    if (record->result) {
+    if (record->result && is_final(record->status)) {
         // 303, not 302: a client must fetch the result with GET, never replay its POST.
         r.status = 303;
         r.headers.set("Location", options_.jobs_path + "/" + id + "/result");
@@ -224,41 +151,135 @@ asio::awaitable<Response> AsyncDispatcher::status(std::string id, std::string co
 asio::awaitable<Response> AsyncDispatcher::result(std::string id, std::string correlation_id) {
     auto record = co_await store_->get(id);
     if (!record) co_return problem(Errc::not_found, "no job with this id (or its retention passed)", correlation_id);
-    if (!record->result)
+    if (!record->result || !is_final(record->status))
         co_return problem(Errc::not_found, "the job has no result yet; poll its status", correlation_id);
     co_return std::move(*record->result);
 }
 
+asio::awaitable<Response> AsyncDispatcher::cancel(std::string id, std::string correlation_id) {
+    for (int tries = 0; tries < 16; ++tries) {
+        auto record = co_await store_->get(id);
+        if (!record)
+            co_return problem(Errc::not_found, "no job with this id (or its retention passed)", correlation_id);
+        if (is_final(record->status))
+            co_return problem(Errc::conflict, "the job has already finished: " + std::string(to_string(record->status)),
+                              correlation_id);
+        const bool was_queued = record->status == JobStatus::queued;
+        if (was_queued) {
+            record->status = JobStatus::cancelled;
+            record->note(clock_->system_now(), "cancelled before it ran");
+        } else {
+            record->cancel_requested = true;
+        }
+        record->updated = clock_->system_now();
+        JobRecord written = *record;
+        if (!co_await store_->compare_and_set(std::move(*record))) continue;  // it moved on: look again
+        if (was_queued) {
+            cancelled_.fetch_add(1, std::memory_order_relaxed);
+            co_await queue_->remove(id);  // best effort: a worker that leases it finds it cancelled
+            co_return Response::json(200, status_document(written, options_.jobs_path));
+        }
+        {
+            std::lock_guard lock(running_mutex_);
+            if (auto it = running_.find(id); it != running_.end()) {
+                it->second->cancel = true;
+                interrupt(it->second);
+            }
+        }
+        co_return Response::json(202, status_document(written, options_.jobs_path));
+    }
+    co_return problem(Errc::conflict, "the job kept changing; try again", correlation_id);
+}
+
+asio::awaitable<std::vector<DeadLetter>> AsyncDispatcher::dead_letters(DeadLetterSelector which) {
+    co_return co_await queue_->dead_letters(std::move(which));
+}
+
+asio::awaitable<std::size_t> AsyncDispatcher::redrive(DeadLetterSelector which) {
+    // The records say queued before the jobs are visible, so no worker finds a dead record.
+    auto chosen = co_await queue_->dead_letters(which);
+    std::size_t redriven = 0;
+    for (const DeadLetter& dead : chosen) {
+        for (int tries = 0; tries < 16; ++tries) {
+            auto record = co_await store_->get(dead.job.id);
+            if (!record) break;  // its retention passed: redrive it without a record to report to
+            record->status = JobStatus::queued;
+            record->attempts = 0;
+            record->cancel_requested = false;
+            record->result.reset();
+            record->updated = clock_->system_now();
+            record->note(record->updated, "redriven from the dead letters: a new series of attempts");
+            if (co_await store_->compare_and_set(std::move(*record))) break;
+        }
+        DeadLetterSelector one{.id = dead.job.id, .route = {}, .limit = 1};
+        auto jobs = co_await queue_->redrive(std::move(one));
+        redriven += jobs.size();
+    }
+    if (redriven) spdlog::info("async dispatcher: {} dead letter(s) redriven", redriven);
+    co_return redriven;
+}
+
+asio::awaitable<std::size_t> AsyncDispatcher::purge(DeadLetterSelector which) {
+    co_return co_await queue_->purge(std::move(which));
+}
+
 asio::awaitable<void> AsyncDispatcher::shutdown(std::chrono::milliseconds grace) {
-    queue_->close();  // no new jobs; the workers drain what was accepted, within the grace
-    cancel_backoffs();
+    queue_->close();  // no new jobs; the workers drain the visible ones, within the grace
     asio::steady_timer tick{co_await asio::this_coro::executor};
     const auto until = std::chrono::steady_clock::now() + grace;
-    while ((live_workers_.load() > 0 || delayed_.load() > 0) && std::chrono::steady_clock::now() < until) {
-        tick.expires_after(std::chrono::milliseconds(1));
+    while (live_workers_.load() > 0 && std::chrono::steady_clock::now() < until) {
+        tick.expires_after(milliseconds(1));
         co_await tick.async_wait(asio::use_awaitable);
     }
+    std::size_t handed_back = 0;
+    stop_leasing_ = true;
+    {
+        std::lock_guard lock(running_mutex_);
+        for (auto& [id, job] : running_) {
+            job->hand_back = true;
+            interrupt(job);
+            ++handed_back;
+        }
+    }
+    // Handing back is quick: the attempts are cancelled and their leases released.
+    const auto hand_back_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (live_workers_.load() > 0 && std::chrono::steady_clock::now() < hand_back_until) {
+        tick.expires_after(milliseconds(1));
+        co_await tick.async_wait(asio::use_awaitable);
+    }
+    closing_ = true;
+    if (handed_back > 0)
+        spdlog::warn("async dispatcher: {} job(s) still running after the {} ms grace period were handed back",
+                     handed_back, grace.count());
     if (const std::size_t left = queue_->abandon(); left > 0)
         spdlog::warn("async dispatcher: {} accepted job(s) still queued after the {} ms grace period were not run "
                      "(kept by a durable backend; lost with the in-memory one)",
                      left, grace.count());
-    if (running_.load() > 0)
-        spdlog::warn("async dispatcher: {} job(s) still running after the {} ms grace period", running_.load(),
-                     grace.count());
 }
 
 AsyncDispatcher::Stats AsyncDispatcher::stats() const noexcept {
+    const QueueStats q = queue_->stats();
+    std::size_t running = 0;
+    {
+        std::lock_guard lock(running_mutex_);
+        running = running_.size();
+    }
     return Stats{
         .submitted = submitted_.load(std::memory_order_relaxed),
         .rejected = rejected_.load(std::memory_order_relaxed),
+        .replayed = replayed_.load(std::memory_order_relaxed),
         .succeeded = succeeded_.load(std::memory_order_relaxed),
         .failed = failed_.load(std::memory_order_relaxed),
-        .queued = queue_->size(),
-        .running = running_.load(std::memory_order_relaxed),
+        .dead_lettered = dead_lettered_.load(std::memory_order_relaxed),
+        .expired = expired_.load(std::memory_order_relaxed),
+        .cancelled = cancelled_.load(std::memory_order_relaxed),
+        .stale_results = stale_results_.load(std::memory_order_relaxed),
+        .queued = q.ready,
+        .running = running,
         .timeouts = counters_.timeouts.load(std::memory_order_relaxed),
         .handler_exceptions = counters_.handler_exceptions.load(std::memory_order_relaxed),
         .redelivered = redelivered_.load(std::memory_order_relaxed),
-        .delayed = delayed_.load(),
+        .delayed = q.delayed,
     };
 }
 

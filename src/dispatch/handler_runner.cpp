@@ -1,6 +1,7 @@
 #include <ante/core/problem.hpp>
 #include <ante/dispatch/handler_runner.hpp>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -75,6 +76,7 @@ asio::awaitable<Response> run_blocking(const HandlerFn& fn, Request request, Con
     ctx.stop = call->stop.get_token();
     auto initiate = [&](auto handler) {
         auto target = asio::get_associated_executor(handler, io);
+        auto slot = asio::get_associated_cancellation_slot(handler);
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         call->answer = [shared, target](Response r) {
             asio::dispatch(target, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
@@ -87,6 +89,16 @@ asio::awaitable<Response> run_blocking(const HandlerFn& fn, Request request, Con
             c.correlation_id = id;
             call->answer(timed_out(c, counters));
         });
+        // Cancelled (a job's DELETE, shutdown, a lost lease): like a deadline, the caller is
+        // answered at once and the handler is asked to stop; its place stays held until it returns.
+        if (slot.is_connected()) {
+            slot.assign([call, id = ctx.correlation_id](asio::cancellation_type) {
+                if (call->settled.exchange(true)) return;
+                call->stop.request_stop();
+                asio::post(call->timer.get_executor(), [call] { call->timer.cancel(); });
+                call->answer(problem(Errc::cancelled, "the call was cancelled", id));
+            });
+        }
         asio::post(pool, [call, &fn, &counters, request = std::move(request), ctx = std::move(ctx),
                           permits = std::move(permits)]() mutable {
             Response r = call_guarded(fn, request, ctx, counters);

@@ -27,11 +27,17 @@ bool is_final(JobStatus status) noexcept {
 std::size_t JobRecord::byte_estimate() const noexcept {
     constexpr std::size_t fixed = sizeof(JobRecord) + 64;  // the record plus map-node overhead
     std::size_t bytes = fixed + id.size() + route.size() + error.size();
+    for (const auto& line : history) bytes += sizeof(std::string) + line.size();
     if (result) {
         bytes += sizeof(Response) + result->body.size();
         for (const auto& [name, value] : result->headers) bytes += name.size() + value.size() + 64;
     }
     return bytes;
+}
+
+void JobRecord::note(SystemTime at, std::string_view what) {
+    if (history.size() >= history_limit) history.erase(history.begin());
+    history.push_back(format_time(at) + " " + std::string(what));
 }
 
 std::string format_time(SystemTime time) {
@@ -57,13 +63,62 @@ nlohmann::json status_document(const JobRecord& record, std::string_view jobs_pa
         {"status_url", std::string(jobs_path) + "/" + record.id},
     };
     if (!record.error.empty()) doc["error"] = record.error;
+    if (record.cancel_requested && !is_final(record.status)) doc["cancel_requested"] = true;
+    if (!record.history.empty()) doc["history"] = record.history;
     if (record.result) doc["result_url"] = std::string(jobs_path) + "/" + record.id + "/result";
     return doc;
 }
 
+namespace {
+nlohmann::json headers_json(const Headers& headers) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [name, value] : headers) out.push_back({name, value});
+    return out;
+}
+
+void read_headers(const nlohmann::json& doc, Headers& headers) {
+    for (const auto& field : doc) headers.add(field.at(0).get<std::string>(), field.at(1).get<std::string>());
+}
+
+std::string to_cbor(const nlohmann::json& doc) {
+    auto bytes = nlohmann::json::to_cbor(doc);
+    return {bytes.begin(), bytes.end()};
+}
+
+nlohmann::json from_cbor(std::string_view bytes) {
+    auto doc = nlohmann::json::from_cbor(bytes.begin(), bytes.end());
+    if (doc.at("v").get<int>() != Job::format_version)
+        throw std::invalid_argument("unsupported job format version " + doc.at("v").dump());
+    return doc;
+}
+}  // namespace
+
+std::string serialize(const Response& response) {
+    const nlohmann::json doc{
+        {"v", Job::format_version},
+        {"status", response.status},
+        {"headers", headers_json(response.headers)},
+        {"body", nlohmann::json::binary({response.body.begin(), response.body.end()})},
+    };
+    return to_cbor(doc);
+}
+
+Response deserialize_response(std::string_view bytes) {
+    try {
+        const auto doc = from_cbor(bytes);
+        Response response;
+        response.status = doc.at("status").get<int>();
+        read_headers(doc.at("headers"), response.headers);
+        const auto& body = doc.at("body").get_binary();
+        response.body.assign(body.begin(), body.end());
+        return response;
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(std::string("malformed serialized response: ") + e.what());
+    }
+}
+
 std::string serialize(const Request& request) {
-    nlohmann::json headers = nlohmann::json::array();
-    for (const auto& [name, value] : request.headers) headers.push_back({name, value});
+    nlohmann::json headers = headers_json(request.headers);
     nlohmann::json doc{
         {"v", Job::format_version},
         {"method", request.method},
@@ -72,20 +127,16 @@ std::string serialize(const Request& request) {
         {"body", nlohmann::json::binary({request.body.begin(), request.body.end()})},
         {"remote", request.remote_address},
     };
-    auto bytes = nlohmann::json::to_cbor(doc);
-    return {bytes.begin(), bytes.end()};
+    return to_cbor(doc);
 }
 
 Request deserialize_request(std::string_view bytes) {
     try {
-        auto doc = nlohmann::json::from_cbor(bytes.begin(), bytes.end());
-        if (doc.at("v").get<int>() != Job::format_version)
-            throw std::invalid_argument("unsupported job format version " + doc.at("v").dump());
+        const auto doc = from_cbor(bytes);
         Request request;
         request.method = doc.at("method").get<std::string>();
         request.target = doc.at("target").get<std::string>();
-        for (const auto& field : doc.at("headers"))
-            request.headers.add(field.at(0).get<std::string>(), field.at(1).get<std::string>());
+        read_headers(doc.at("headers"), request.headers);
         const auto& body = doc.at("body").get_binary();
         request.body.assign(body.begin(), body.end());
         request.remote_address = doc.at("remote").get<std::string>();

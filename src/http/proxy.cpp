@@ -30,6 +30,9 @@ using boost::system::error_code;
 
 namespace {
 
+// The upstream response header block (Beast's 8 KiB limit) plus room to read ahead.
+constexpr std::size_t upstream_read_buffer_bytes = 8 * 1024 + 64 * 1024;
+
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 void expire_at(beast::tcp_stream& stream, SteadyTime deadline) {
@@ -124,7 +127,11 @@ bhttp::request<bhttp::string_body> make_upstream_request(Request& request, const
     detail::copy_end_to_end(request.headers, out.base());
     // Forwarding headers are ours to set: what a client sent there is not to be trusted.
     const auto original_host = request.headers.get("Host");
-    for (auto f : {"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}) out.erase(f);
+    // Also the other names by which upstreams learn a client's address or the original URL.
+    for (auto f : {"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
+                   "X-Forwarded-Prefix", "X-Real-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP",
+                   "X-Original-URL", "X-Rewrite-URL", "X-Original-Forwarded-For"})
+        out.erase(f);
     if (!request.remote_address.empty()) out.set("X-Forwarded-For", request.remote_address);
     if (original_host && detail::is_safe_field("Host", *original_host)) out.set("X-Forwarded-Host", *original_host);
     out.set("X-Forwarded-Proto", "http");
@@ -172,7 +179,8 @@ asio::awaitable<Response> forward(std::shared_ptr<ConnectionPool> pool, ProxyOpt
         auto [wec, written] = co_await bhttp::async_write(stream, outgoing, use_tuple);
         error_code ec = wec;
         if (!ec) {
-            beast::flat_buffer buffer;
+            // Bounded like the server's: an endless chunk extension cannot grow it.
+            beast::flat_buffer buffer{upstream_read_buffer_bytes};
             std::optional<bhttp::response_parser<bhttp::string_body>> parser;
             // Interim answers (100 Continue, 103 Early Hints) are not the answer: read past them.
             for (int interim = 0;; ++interim) {
@@ -182,7 +190,7 @@ asio::awaitable<Response> forward(std::shared_ptr<ConnectionPool> pool, ProxyOpt
                 auto [rec, read] = co_await bhttp::async_read(stream, buffer, *parser, use_tuple);
                 ec = rec;
                 const unsigned status = ec ? 0 : parser->get().result_int();
-                if (ec || status >= 200 || status == 101 || interim >= 8) break;
+                if (ec || status < 100 || status >= 200 || status == 101 || interim >= 8) break;  // < 100: invalid, fail fast
             }
             if (!ec && (parser->get().result_int() < 200 || parser->get().result_int() > 599)) {
                 spdlog::warn("[{}] upstream {} answered status {}", ctx.correlation_id, pool->url().authority,

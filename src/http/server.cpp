@@ -73,6 +73,10 @@ bhttp::response<bhttp::string_body> to_message(Response&& response, unsigned ver
     return message;
 }
 
+// How far past the header limit a connection's read buffer may reach (pipelined requests, a
+// chunk header): a line longer than that is refused instead of buffered without end.
+constexpr std::size_t read_ahead_bytes = 64 * 1024;
+
 // The answer to a request that could not be read; nothing for a peer that went away.
 std::optional<Response> answer_read_error(const error_code& ec, const std::string& correlation_id) {
     std::optional<Response> answer;
@@ -214,7 +218,9 @@ asio::awaitable<void> Server::State::serve(std::shared_ptr<Connection> conn) {
 asio::awaitable<void> Server::State::serve_requests(Connection& connection) {
     Connection* conn = &connection;
     beast::tcp_stream& stream = conn->stream;
-    beast::flat_buffer buffer;
+    // Bounded: Beast keeps a chunk-size line (with its extensions) or a trailer line in the
+    // buffer until its CRLF arrives, and counts neither against the header or body limit.
+    beast::flat_buffer buffer{options.header_limit + read_ahead_bytes};
     bool first = true;
     for (;;) {
         if (buffer.size() == 0) {

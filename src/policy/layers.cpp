@@ -83,7 +83,7 @@ milliseconds retry_delay(const RetryOptions& options, int retry, milliseconds pr
     milliseconds wait = options.backoff.delay(retry, previous, thread_random());
     if (options.honour_retry_after) {
         if (auto asked = response.headers.get("Retry-After"))
-            if (auto ms = parse_retry_after(*asked, now)) wait = std::max(wait, *ms);
+            if (auto ms = parse_retry_after(*asked, now)) wait = std::max(wait, std::min(*ms, options.max_retry_after));
     }
     return wait;
 }

@@ -38,8 +38,13 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, SystemTime
     if (value.empty()) return std::nullopt;
     std::int64_t seconds = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (ec == std::errc{} && end == value.data() + value.size())
-        return seconds < 0 ? std::nullopt : std::optional{milliseconds{seconds * 1000}};
+    if (ec == std::errc{} && end == value.data() + value.size()) {
+        // Clamped so that no arithmetic on the wait can overflow; callers cap it further.
+        constexpr std::int64_t ten_years = std::int64_t{10} * 366 * 24 * 3600;
+        return seconds < 0 ? std::nullopt : std::optional{milliseconds{std::min(seconds, ten_years) * 1000}};
+    }
+    if (ec == std::errc::result_out_of_range && value.find_first_not_of("0123456789") == std::string_view::npos)
+        return milliseconds{std::int64_t{10} * 366 * 24 * 3600 * 1000};
     std::tm tm{};
     const std::string text{value};
     const char* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);

@@ -115,6 +115,16 @@ TEST_F(HttpServerTest, ChunkedBodyAboveLimitIs413) {
     EXPECT_EQ(test::status_of(raw), 413) << raw;
 }
 
+TEST_F(HttpServerTest, AnEndlessChunkExtensionIsRefusedNotBuffered) {
+    // Beast counts neither chunk extensions nor trailers against its limits; the read buffer's
+    // own bound must stop them.
+    std::string extension(200'000, 'a');
+    auto raw = test::raw_exchange(port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+                                            extension);
+    EXPECT_EQ(test::status_of(raw), 400) << raw.substr(0, 200);
+    EXPECT_NE(raw.find("application/problem+json"), std::string::npos);
+}
+
 TEST_F(HttpServerTest, HeaderBlockAboveLimitIs431) {
     std::string big(9000, 'a');
     auto raw = test::raw_exchange(port, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n");
@@ -152,7 +162,8 @@ TEST_F(HttpServerTest, ReadErrorsCarryACorrelationId) {
 }
 
 TEST_F(HttpServerTest, DotSegmentsAreRefused) {
-    for (std::string path : {"/hello/../hello", "/./hello", "/x/%2e%2E/hello", "/x/.%2e"}) {
+    for (std::string path : {"/hello/../hello", "/./hello", "/x/%2e%2E/hello", "/x/.%2e", "/x/..;/hello",
+                             "/x/..%3b/hello", "/x/..\\hello", "/x/..%5chello"}) {
         auto r = test::http_request(port, "GET", path);
         EXPECT_EQ(r.result_int(), 400) << path;
     }

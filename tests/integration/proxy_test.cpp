@@ -77,6 +77,9 @@ TEST_F(ProxyTest, ForwardsBodyAndCorrelationIdAndSetsForwardingHeaders) {
                                 {{"X-Request-Id", "proxy-1"},
                                  {"X-Forwarded-For", "6.6.6.6"},
                                  {"Forwarded", "for=6.6.6.6"},
+                                 {"X-Real-IP", "6.6.6.6"},
+                                 {"True-Client-IP", "6.6.6.6"},
+                                 {"X-Original-URL", "/admin"},
                                  {"Connection", "keep-alive, X-Secret-Hop"},
                                  {"X-Secret-Hop", "must not pass"},
                                  {"Proxy-Authorization", "Basic Zm9vOmJhcg=="},
@@ -96,6 +99,8 @@ TEST_F(ProxyTest, ForwardsBodyAndCorrelationIdAndSetsForwardingHeaders) {
     EXPECT_EQ(h["host"], "127.0.0.1:" + std::to_string(upstream_port));
     EXPECT_EQ(h["x-custom"], "kept");
     EXPECT_FALSE(h.contains("forwarded"));
+    for (auto spoofable : {"x-real-ip", "true-client-ip", "x-original-url"})
+        EXPECT_FALSE(h.contains(spoofable)) << spoofable << " comes from the client: never passed on";
     EXPECT_FALSE(h.contains("x-secret-hop")) << "named in Connection: hop-by-hop";
     EXPECT_FALSE(h.contains("proxy-authorization"));
     EXPECT_EQ(r["Server"], "antechamber-example-upstream") << "end-to-end response headers pass back";

@@ -110,7 +110,8 @@ TEST_F(AsyncDispatcherTest, ThrowingHandlerFailsTheJobWithAStoredProblemAndWorke
 }
 
 TEST_F(AsyncDispatcherTest, FullQueueAnswers503AndLeavesNoRecord) {
-    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1, .queue_capacity = 2, .retry_after = 3s}}};
+    // The capacity counts leased jobs too: they stay in the queue until acked.
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1, .queue_capacity = 3, .retry_after = 3s}}};
     add_gated_route(gw);
     ASSERT_EQ(call(gw, post("/work")).status, 202);
     while (gate.entered() < 1) std::this_thread::yield();  // the worker holds one job
@@ -212,7 +213,7 @@ TEST_F(AsyncDispatcherTest, FailedAttemptsAreRedeliveredWithBackoffUntilOneSucce
     EXPECT_EQ(gw.async_dispatcher().stats().redelivered, 2u);
 }
 
-TEST_F(AsyncDispatcherTest, WhenAttemptsRunOutTheJobFailsWithTheLastAnswer) {
+TEST_F(AsyncDispatcherTest, WhenAttemptsRunOutTheJobIsDeadLetteredWithTheLastAnswer) {
     Gateway gw{runner.executor()};
     gw.add(Route{.name = "down", .method = "POST", .pattern = "/down",
                  .handler = blocking_handler([](const Request&, Context& ctx) {
@@ -226,10 +227,12 @@ TEST_F(AsyncDispatcherTest, WhenAttemptsRunOutTheJobFailsWithTheLastAnswer) {
     const std::string down = nlohmann::json::parse(call(gw, post("/down")).body)["id"];
     const std::string bug = nlohmann::json::parse(call(gw, post("/bug")).body)["id"];
     auto doc = await_final(gw, down);
-    EXPECT_EQ(doc["status"], "failed");
+    EXPECT_EQ(doc["status"], "dead_lettered");
     EXPECT_EQ(doc["attempts"], 3);
     EXPECT_EQ(call(gw, get("/jobs/" + down + "/result")).body, "attempt 3");
-    EXPECT_EQ(await_final(gw, bug)["attempts"], 1) << "500 is not retryable by default";
+    auto failed = await_final(gw, bug);
+    EXPECT_EQ(failed["status"], "failed") << "500 is not retryable by default: it fails, it is not dead-lettered";
+    EXPECT_EQ(failed["attempts"], 1);
 }
 
 TEST_F(AsyncDispatcherTest, AdmissionPoliciesRunAtSubmitAndRefuseBeforeAnythingIsQueued) {
@@ -282,7 +285,7 @@ TEST_F(AsyncDispatcherTest, ARetryPolicyAroundEachAttemptIsRefused) {
         << "one retry loop: redelivery, never a retry inside each attempt";
 }
 
-TEST_F(AsyncDispatcherTest, ShutdownEndsAJobWaitingOutItsBackoffAsFailedWithTheReason) {
+TEST_F(AsyncDispatcherTest, ShutdownDoesNotWaitOutABackoffAndLeavesTheJobQueued) {
     Gateway gw{runner.executor()};
     gw.add(Route{.name = "later", .method = "POST", .pattern = "/later",
                  .handler = blocking_handler([](const Request&, Context&) { return Response::text(503, "busy"); }),
@@ -292,9 +295,8 @@ TEST_F(AsyncDispatcherTest, ShutdownEndsAJobWaitingOutItsBackoffAsFailedWithTheR
     while (gw.async_dispatcher().stats().delayed < 1) std::this_thread::sleep_for(1ms);
     runner.wait(gw.shutdown(5s));  // must not wait out the hour
     auto doc = status_of(gw, id);
-    EXPECT_EQ(doc["status"], "failed");
-    EXPECT_NE(doc["error"].get<std::string>().find("shut down before the next attempt"), std::string::npos);
-    EXPECT_EQ(gw.async_dispatcher().stats().delayed, 0u);
+    EXPECT_EQ(doc["status"], "queued") << "kept for its next attempt (by a durable backend)";
+    EXPECT_NE(doc["error"].get<std::string>().find("attempt 1: the handler answered 503"), std::string::npos);
 }
 
 TEST_F(AsyncDispatcherTest, ShutdownDrainsTheAcceptedJobsWithinTheGrace) {
@@ -312,15 +314,18 @@ TEST_F(AsyncDispatcherTest, ShutdownDrainsTheAcceptedJobsWithinTheGrace) {
     EXPECT_EQ(call(gw, post("/work")).status, 503) << "nothing new once shutting down";
 }
 
-TEST_F(AsyncDispatcherTest, JobsLeftAfterTheGraceAreNotRunAndTheRestStaysQueued) {
+TEST_F(AsyncDispatcherTest, AJobRunningPastTheGraceIsHandedBackAndTheRestStaysQueued) {
     Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 1}}};
     add_gated_route(gw);
     std::vector<std::string> ids;
     for (int i = 0; i < 3; ++i) ids.push_back(nlohmann::json::parse(call(gw, post("/work")).body)["id"]);
     while (gate.entered() < 1) std::this_thread::yield();
     runner.wait(gw.shutdown(20ms));  // the first job is held past the grace
-    gate.release();
-    while (gw.async_dispatcher().stats().running > 0) std::this_thread::sleep_for(1ms);
-    EXPECT_EQ(await_final(gw, ids[0])["status"], "succeeded");
+    auto first = status_of(gw, ids[0]);
+    EXPECT_EQ(first["status"], "queued") << "handed back unrun, for another worker";
+    EXPECT_EQ(first["attempts"], 0) << "the handed-back attempt is not charged";
+    EXPECT_NE(first["history"].dump().find("handed back at shutdown"), std::string::npos);
     EXPECT_EQ(status_of(gw, ids[2])["status"], "queued") << "abandoned at the end of the grace, never started";
+    gate.release();
+    EXPECT_EQ(gate.entered(), 1) << "nothing else started";
 }

@@ -236,7 +236,7 @@ TEST(ConfigErrors, LimitsBelowTheirMinimum) {
                   .find("routes[0].timeout_ms: must be at least 1"),
               std::string::npos);
     EXPECT_NE(route_error(R"({"method": "GET", "path": "/", "handler": {"type": "static", "status": 42}})")
-                  .find("routes[0].handler.status: expected an integer 100..599, got 42"),
+                  .find("routes[0].handler.status: expected an integer 200..599, got 42"),
               std::string::npos);
 }
 
@@ -323,6 +323,15 @@ TEST(ConfigErrors, SyntaxErrorNamesThePosition) {
     EXPECT_NE(error_of("").find("invalid JSON at byte 0"), std::string::npos);
 }
 
+TEST(ConfigErrors, NumbersBeyondADoubleAndControlCharactersInKeysAreErrorsNotCrashes) {
+    const std::string overflow = error_of(R"({"zzz": -1e999, "routes": []})");
+    EXPECT_NE(overflow.find("invalid JSON"), std::string::npos) << overflow;
+    EXPECT_NE(overflow.find("overflow"), std::string::npos) << overflow;
+    const std::string nul = error_of(std::string("{\"a\\u0000b\": 1, \"routes\": []}"));
+    EXPECT_NE(nul.find("a\\u0000b"), std::string::npos) << nul;
+    EXPECT_NE(nul.find("unknown field"), std::string::npos) << "the reason survives the NUL: " << nul;
+}
+
 class ConfigLoad : public ::testing::Test {
 protected:
     void TearDown() override {
@@ -350,6 +359,15 @@ TEST_F(ConfigLoad, MissingFileNamesThePathAndReason) {
         const std::string msg = e.what();
         EXPECT_NE(msg.find(path), std::string::npos) << msg;
         EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
+    }
+}
+
+TEST_F(ConfigLoad, AnEndlessFileIsRefusedAtTheSizeCap) {
+    try {
+        ante::load_config("/dev/zero");
+        FAIL() << "an endless file was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("is larger than"), std::string::npos) << e.what();
     }
 }
 

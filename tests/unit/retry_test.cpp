@@ -51,6 +51,19 @@ TEST(RetryAfter, ParsesSecondsAndHttpDates) {
     EXPECT_FALSE(parse_retry_after("-5", now));
     EXPECT_FALSE(parse_retry_after("soon", now));
     EXPECT_FALSE(parse_retry_after("", now));
+    const auto ten_years = std::chrono::milliseconds{std::int64_t{10} * 366 * 24 * 3600 * 1000};
+    EXPECT_EQ(parse_retry_after("2197108676271153", now), ten_years) << "huge values are clamped, never overflow";
+    EXPECT_EQ(parse_retry_after("99999999999999999999999", now), ten_years);
+}
+
+TEST(RetryAfter, AHugeRetryAfterIsCappedByTheOptions) {
+    RetryOptions options;
+    options.backoff = Backoff{.kind = Backoff::Kind::constant, .base = 10ms, .max = 10ms};
+    Response busy = Response::text(503, "busy");
+    busy.headers.set("Retry-After", "2197108676271153");
+    EXPECT_EQ(retry_delay(options, 1, {}, busy, std::chrono::system_clock::now()), options.max_retry_after);
+    busy.headers.set("Retry-After", "2");
+    EXPECT_EQ(retry_delay(options, 1, {}, busy, std::chrono::system_clock::now()), 2s);
 }
 
 TEST(RetryBudget, FloorThenShareOfActiveRequests) {

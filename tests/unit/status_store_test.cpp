@@ -22,10 +22,12 @@ protected:
 
     Errc create(MemoryStatusStore& s, JobRecord r) { return runner.wait(s.create(std::move(r))); }
     std::optional<JobRecord> get(MemoryStatusStore& s, std::string id) { return runner.wait(s.get(std::move(id))); }
-    void finish(MemoryStatusStore& s, std::string id) {
+    // Finishes the record as a worker would: a compare-and-set on the version it read.
+    bool finish(MemoryStatusStore& s, std::string id) {
         auto r = record(std::move(id), JobStatus::succeeded);
+        r.version = 1;
         r.result = Response::text(200, "done");
-        runner.wait(s.update(std::move(r)));
+        return runner.wait(s.compare_and_set(std::move(r)));
     }
 };
 
@@ -36,31 +38,30 @@ TEST_F(StatusStoreTest, FinishedRecordsExpireAfterRetention) {
     ASSERT_EQ(create(store, record("a")), Errc::ok);
     clock->advance(1h);
     ASSERT_TRUE(get(store, "a")) << "an unfinished record never expires";
-    finish(store, "a");
+    ASSERT_TRUE(finish(store, "a"));
     clock->advance(59s);
     ASSERT_TRUE(get(store, "a"));
     EXPECT_EQ(get(store, "a")->result->body, "done");
     clock->advance(1s);
     EXPECT_FALSE(get(store, "a"));
     ASSERT_EQ(create(store, record("b")), Errc::ok);  // purges on the way
-    EXPECT_EQ(store.stats().entries, 1u);
-    EXPECT_EQ(store.stats().expired, 1u);
+    EXPECT_EQ(store.stats().records, 1u);
+    EXPECT_EQ(store.drops().expired, 1u);
 }
 
 TEST_F(StatusStoreTest, FullStoreEvictsOldestFinishedButNeverUnfinished) {
     MemoryStatusStore store{{.retention = 1h, .capacity = 3}, clock};
     for (auto id : {"a", "b", "c"}) ASSERT_EQ(create(store, record(id)), Errc::ok);
     EXPECT_EQ(create(store, record("d")), Errc::store_full) << "all three are unfinished";
-    finish(store, "b");
-    finish(store, "a");
+    ASSERT_TRUE(finish(store, "b"));
+    ASSERT_TRUE(finish(store, "a"));
     ASSERT_EQ(create(store, record("d")), Errc::ok);
     EXPECT_FALSE(get(store, "b")) << "b finished first, so it goes first";
     EXPECT_TRUE(get(store, "a"));
     EXPECT_TRUE(get(store, "c"));
-    auto s = store.stats();
-    EXPECT_EQ(s.entries, 3u);
-    EXPECT_EQ(s.evicted, 1u);
-    EXPECT_EQ(s.refused, 1u);
+    EXPECT_EQ(store.stats().records, 3u);
+    EXPECT_EQ(store.drops().evicted, 1u);
+    EXPECT_EQ(store.drops().refused, 1u);
 }
 
 TEST_F(StatusStoreTest, EntryCountAndBytesStayBoundedUnderManyFinishedJobs) {
@@ -70,12 +71,11 @@ TEST_F(StatusStoreTest, EntryCountAndBytesStayBoundedUnderManyFinishedJobs) {
     for (int i = 0; i < 20'000; ++i) {
         auto id = "job-" + std::to_string(i);
         ASSERT_EQ(create(store, record(id)), Errc::ok);
-        finish(store, id);
+        ASSERT_TRUE(finish(store, id));
         max_bytes = std::max(max_bytes, store.stats().bytes);
     }
-    auto s = store.stats();
-    EXPECT_EQ(s.entries, cap);
-    EXPECT_EQ(s.evicted, 20'000u - cap);
+    EXPECT_EQ(store.stats().records, cap);
+    EXPECT_EQ(store.drops().evicted, 20'000u - cap);
     const std::size_t per_record = record("job-19999").byte_estimate() + Response::text(200, "done").body.size() + 256;
     EXPECT_LE(max_bytes, cap * per_record);
 }
@@ -85,7 +85,7 @@ TEST_F(StatusStoreTest, EraseForgetsAndUpdateNeverResurrects) {
     ASSERT_EQ(create(store, record("a")), Errc::ok);
     runner.wait(store.erase("a"));
     EXPECT_FALSE(get(store, "a"));
-    finish(store, "a");
+    EXPECT_FALSE(finish(store, "a"));
     EXPECT_FALSE(get(store, "a"));
     EXPECT_EQ(store.stats().bytes, 0u);
 }
@@ -98,9 +98,9 @@ TEST(MemoryStatusStoreBytes, ByteCapEvictsFinishedRecordsFirstThenRefuses) {
     ASSERT_EQ(runner.wait(store.create(JobRecord{.id = "a", .route = "r"})), Errc::ok);
     ASSERT_EQ(runner.wait(store.create(JobRecord{.id = "b", .route = "r"})), Errc::ok);
     EXPECT_EQ(runner.wait(store.create(JobRecord{.id = "c", .route = "r"})), Errc::store_full) << "both unfinished";
-    runner.wait(store.update(JobRecord{.id = "a", .route = "r", .status = JobStatus::succeeded}));
+    ASSERT_TRUE(runner.wait(store.compare_and_set(JobRecord{.id = "a", .route = "r", .status = JobStatus::succeeded, .version = 1})));
     EXPECT_EQ(runner.wait(store.create(JobRecord{.id = "c", .route = "r"})), Errc::ok) << "finished 'a' made room";
     EXPECT_FALSE(runner.wait(store.get("a")).has_value());
-    EXPECT_EQ(store.stats().evicted, 1u);
+    EXPECT_EQ(store.drops().evicted, 1u);
     EXPECT_LE(store.stats().bytes, 2 * one);
 }

@@ -27,6 +27,8 @@ enum class Errc {
     rate_limited,          ///< the route's rate limiter refused the call
     circuit_open,          ///< the circuit breaker refuses calls for now
     bulkhead_full,         ///< the bulkhead has no free place (and the wait, if any, ran out)
+    unprocessable,         ///< an Idempotency-Key reused with a different request
+    cancelled,             ///< the work was cancelled before it finished (DELETE, shutdown)
 };
 
 /// The error category of `Errc`.

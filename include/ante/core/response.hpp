@@ -19,6 +19,9 @@ struct Response {
     /// Set when the gateway made this response itself (a rejection, a timeout, a failed
     /// upstream), so policies can tell it from the handler's own answer. Not sent on the wire.
     Errc error = Errc::ok;
+    /// Set by a handler for a failure that no retry can mend: an async job fails at once
+    /// instead of being redelivered. Not sent on the wire.
+    bool permanent = false;
 
     /// A response with a `text/plain` body.
     static Response text(int status, std::string body);

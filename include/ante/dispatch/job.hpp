@@ -25,8 +25,10 @@ struct Job {
     std::string route;           ///< the route whose handler runs the job
     std::string correlation_id;  ///< the submitting request's, carried into the worker's logs
     std::string request;         ///< the request, as `serialize(Request)` wrote it
-    int attempt = 0;             ///< attempts started so far
+    int attempt = 0;             ///< attempts started so far (the queue counts one per lease)
     SystemTime enqueued_at{};
+    /// A job still queued at this time ends `expired` and never runs; max for no expiry.
+    SystemTime expires_at = SystemTime::max();
 };
 
 /// The lifecycle of a job as clients see it.
@@ -46,6 +48,14 @@ struct JobRecord {
     SystemTime updated{};
     std::string error;                ///< why it failed, when it did
     std::optional<Response> result;   ///< the handler's response, once there is one
+    /// What happened to earlier attempts and series, oldest first, at most `history_limit`.
+    std::vector<std::string> history;
+    bool cancel_requested = false;    ///< DELETE reached it while it ran
+    std::uint64_t version = 0;        ///< the store's write counter: the fence of compare_and_set
+
+    static constexpr std::size_t history_limit = 32;
+    /// Appends `what` to the history, stamped with `at`, dropping the oldest past the limit.
+    void note(SystemTime at, std::string_view what);
 
     /// A rough size in bytes, so caps can bound memory without measuring the process.
     [[nodiscard]] std::size_t byte_estimate() const noexcept;
@@ -58,6 +68,11 @@ nlohmann::json status_document(const JobRecord& record, std::string_view jobs_pa
 std::string serialize(const Request& request);
 /// Throws std::invalid_argument when `bytes` is not a serialized request.
 Request deserialize_request(std::string_view bytes);
+
+/// Saved responses (idempotent replays) are stored the same way.
+std::string serialize(const Response& response);
+/// Throws std::invalid_argument when `bytes` is not a serialized response.
+Response deserialize_response(std::string_view bytes);
 
 /// RFC 3339 UTC time with milliseconds, e.g. 2026-12-03T19:53:04.123Z.
 std::string format_time(SystemTime time);

@@ -101,6 +101,8 @@ struct RetryOptions {
     bool retry_non_idempotent = false;
     /// Wait at least as long as the answer's Retry-After asks.
     bool honour_retry_after = true;
+    /// But never longer than this: an upstream cannot park calls or jobs for a day.
+    std::chrono::milliseconds max_retry_after{std::chrono::minutes(5)};
 };
 
 /// Whether `response` is worth another try by its status or its cause (methods aside).

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -23,6 +24,9 @@ struct MemoryStatusStoreOptions {
     std::size_t capacity = 100'000;
     /// Most bytes the records may hold (results included), evicting finished ones the same way.
     std::size_t max_bytes = std::size_t{256} << 20;
+    /// Most idempotency keys kept. Unexpired keys are never evicted: when full, claims are
+    /// refused (the submit answers 503) until keys expire.
+    std::size_t max_keys = 100'000;
 };
 
 /// Thread-safe in-memory StatusStore. Expired records are purged as new ones arrive, in
@@ -34,17 +38,23 @@ public:
 
     boost::asio::awaitable<Errc> create(JobRecord record) override;
     boost::asio::awaitable<std::optional<JobRecord>> get(std::string id) override;
-    boost::asio::awaitable<void> update(JobRecord record) override;
+    boost::asio::awaitable<bool> compare_and_set(JobRecord record) override;
     boost::asio::awaitable<void> erase(std::string id) override;
+    boost::asio::awaitable<KeyClaim> claim_key(std::string key, std::string fingerprint,
+                                               std::chrono::milliseconds lease) override;
+    boost::asio::awaitable<bool> complete_key(std::string key, std::uint64_t token, std::string value,
+                                              std::chrono::milliseconds keep) override;
+    boost::asio::awaitable<void> release_key(std::string key, std::uint64_t token) override;
 
-    struct Stats {
-        std::size_t entries = 0;
-        std::size_t bytes = 0;            ///< sum of the records' byte estimates
-        std::uint64_t expired = 0;        ///< finished records dropped at the end of retention
-        std::uint64_t evicted = 0;        ///< finished records dropped early to make room
-        std::uint64_t refused = 0;        ///< creates refused because only unfinished records were left
+    StoreStats stats() const override;
+    /// What happened to records: dropped at the end of retention, evicted early to make room,
+    /// or refused because only unfinished records were left.
+    struct Drops {
+        std::uint64_t expired = 0;
+        std::uint64_t evicted = 0;
+        std::uint64_t refused = 0;
     };
-    [[nodiscard]] Stats stats() const;
+    [[nodiscard]] Drops drops() const;
 
 private:
     struct Entry {
@@ -55,6 +65,14 @@ private:
     bool evict_oldest_finished(std::string_view keep = {});  // caller holds mutex_; never drops `keep`
     bool full(std::size_t adding) const;           // caller holds mutex_
     void drop(std::unordered_map<std::string, Entry>::iterator it);  // caller holds mutex_
+    struct Key {
+        std::string fingerprint;
+        std::string value;
+        bool completed = false;
+        std::uint64_t token = 0;
+        SteadyTime expires_at{};  // the owner's lease while in progress, the keep time once completed
+    };
+    void purge_expired_keys(SteadyTime now);  // caller holds mutex_
 
     const MemoryStatusStoreOptions options_;
     const std::shared_ptr<const Clock> clock_;
@@ -63,7 +81,11 @@ private:
     // Finished records in the order they finished: with one retention for all, that is also
     // the order they expire in. Stale pairs (record erased or re-finished) are skipped.
     std::deque<std::pair<SteadyTime, std::string>> finished_;
-    Stats stats_;
+    std::size_t bytes_ = 0;
+    Drops drops_;
+    std::unordered_map<std::string, Key> keys_;
+    std::multimap<SteadyTime, std::pair<std::string, std::uint64_t>> key_expiry_;  // stale pairs skipped
+    std::uint64_t next_key_token_ = 1;
 };
 
 }  // namespace ante

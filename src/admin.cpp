@@ -1,0 +1,126 @@
+#include <ante/admin.hpp>
+#include <ante/core/problem.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+
+namespace ante {
+
+namespace asio = boost::asio;
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decode(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '+') {
+            out.push_back(' ');
+        } else if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
+}
+
+nlohmann::json dead_letter_json(const DeadLetter& dead) {
+    return {{"id", dead.job.id},
+            {"route", dead.job.route},
+            {"correlation_id", dead.job.correlation_id},
+            {"attempts", dead.job.attempt},
+            {"reason", dead.reason},
+            {"last_error", dead.last_error},
+            {"enqueued", format_time(dead.job.enqueued_at)},
+            {"dead_at", format_time(dead.dead_at)}};
+}
+
+// ?route=R&limit=N; a malformed limit is a 400, not a silent "all".
+std::optional<DeadLetterSelector> selector_from(const Request& request) {
+    DeadLetterSelector which;
+    which.route = query_param(request.query(), "route");
+    if (const std::string limit = query_param(request.query(), "limit"); !limit.empty()) {
+        std::size_t n = 0;
+        auto [end, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), n);
+        if (ec != std::errc{} || end != limit.data() + limit.size() || n == 0) return std::nullopt;
+        which.limit = n;
+    }
+    return which;
+}
+
+Response bad_selector(const Context& ctx) {
+    return problem(Errc::bad_request, "limit must be a positive integer", ctx.correlation_id);
+}
+
+Response not_dead(const Context& ctx) {
+    return problem(Errc::not_found, "no dead letter with this id", ctx.correlation_id);
+}
+
+}  // namespace
+
+std::string query_param(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (percent_decode(pair.substr(0, eq)) == name)
+            return eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return "";
+}
+
+void add_admin_routes(Gateway& admin, Gateway& served) {
+    AsyncDispatcher& jobs = served.async_dispatcher();
+    admin.route("GET", "/healthz", inline_handler([](const Request&, Context&) {
+                    return Response::json(200, nlohmann::json{{"status", "ok"}});
+                }));
+    admin.route("GET", "/dead-letters", awaitable_handler([&jobs](Request request, Context ctx) -> asio::awaitable<Response> {
+                    auto which = selector_from(request);
+                    if (!which) co_return bad_selector(ctx);
+                    auto dead = co_await jobs.dead_letters(std::move(*which));
+                    nlohmann::json list = nlohmann::json::array();
+                    for (const auto& d : dead) list.push_back(dead_letter_json(d));
+                    co_return Response::json(200, {{"count", list.size()}, {"dead_letters", std::move(list)}});
+                }));
+    admin.route("GET", "/dead-letters/{id}", awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
+                    auto dead = co_await jobs.dead_letters({.id = std::string(ctx.param("id")), .route = {}, .limit = 1});
+                    if (dead.empty()) co_return not_dead(ctx);
+                    co_return Response::json(200, dead_letter_json(dead.front()));
+                }));
+    admin.route("POST", "/dead-letters/{id}/redrive",
+                awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
+                    const auto n = co_await jobs.redrive({.id = std::string(ctx.param("id")), .route = {}, .limit = 1});
+                    if (n == 0) co_return not_dead(ctx);
+                    co_return Response::json(200, {{"redriven", n}});
+                }));
+    admin.route("POST", "/dead-letters/redrive", awaitable_handler([&jobs](Request request, Context ctx) -> asio::awaitable<Response> {
+                    auto which = selector_from(request);
+                    if (!which) co_return bad_selector(ctx);
+                    const auto n = co_await jobs.redrive(std::move(*which));
+                    co_return Response::json(200, {{"redriven", n}});
+                }));
+    admin.route("DELETE", "/dead-letters/{id}", awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
+                    const auto n = co_await jobs.purge({.id = std::string(ctx.param("id")), .route = {}, .limit = 1});
+                    if (n == 0) co_return not_dead(ctx);
+                    co_return Response::json(200, {{"purged", n}});
+                }));
+    admin.route("DELETE", "/dead-letters", awaitable_handler([&jobs](Request request, Context ctx) -> asio::awaitable<Response> {
+                    auto which = selector_from(request);
+                    if (!which) co_return bad_selector(ctx);
+                    const auto n = co_await jobs.purge(std::move(*which));
+                    co_return Response::json(200, {{"purged", n}});
+                }));
+}
+
+}  // namespace ante

@@ -1,0 +1,299 @@
+// The worker side of the AsyncDispatcher: lease a job, run one attempt under a renewed lease,
+// then record exactly one outcome (fenced by the record's version) and settle the lease.
+
+#include <ante/core/problem.hpp>
+#include <ante/dispatch/async_dispatcher.hpp>
+#include <ante/dispatch/sync_dispatcher.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace ante {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using std::chrono::milliseconds;
+
+void AsyncDispatcher::interrupt(const std::shared_ptr<RunningJob>& job) {
+    asio::post(job->wake.get_executor(), [job] { job->wake.cancel(); });
+}
+
+namespace {
+// A job also tries again after the worker's own policies refused an attempt (a full bulkhead,
+// an open breaker): the job was accepted, and the refusal passes.
+bool worth_another_attempt(const RetryOptions& options, const Response& response) noexcept {
+    return !response.permanent && (retryable_answer(options, response) || response.error == Errc::bulkhead_full ||
+                                   response.error == Errc::circuit_open);
+}
+
+int max_attempts(const Route& route) noexcept { return route.redelivery ? route.redelivery->max_attempts : 1; }
+
+std::string attempt_error(int attempt, const std::string& error) {
+    return "attempt " + std::to_string(attempt) + ": " + error;
+}
+}  // namespace
+
+void AsyncDispatcher::start() {
+    for (std::size_t i = 0; i < options_.workers; ++i) {
+        live_workers_.fetch_add(1);
+        asio::co_spawn(asio::make_strand(executor_), work(), asio::detached);
+    }
+    scanning_ = true;
+    asio::co_spawn(asio::make_strand(executor_), scan_due(), asio::detached);
+}
+
+asio::awaitable<void> AsyncDispatcher::work() {
+    while (!stop_leasing_.load()) {
+        auto lease = co_await queue_->lease(options_.visibility);
+        if (!lease) break;
+        if (stop_leasing_.load()) {  // the grace is over: hand it back unrun
+            co_await queue_->release(*lease, milliseconds::zero(), true);
+            break;
+        }
+        try {
+            co_await run(std::move(*lease));
+        } catch (const std::exception& e) {  // e.g. a backend error: the lease lapses and the job comes back
+            spdlog::error("async worker: an attempt ended abnormally: {}", e.what());
+        }
+    }
+    live_workers_.fetch_sub(1);
+}
+
+asio::awaitable<void> AsyncDispatcher::scan_due() {
+    asio::steady_timer tick{co_await asio::this_coro::executor};
+    while (!closing_.load()) {
+        co_await queue_->promote_due();
+        auto wait = options_.poll_interval;
+        if (auto due = queue_->next_due()) {
+            auto until = std::chrono::duration_cast<milliseconds>(*due - clock_->system_now());
+            wait = std::clamp(until, milliseconds(1), options_.poll_interval);
+        }
+        tick.expires_after(wait);
+        boost::system::error_code ec;
+        co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    scanning_ = false;
+}
+
+asio::awaitable<std::size_t> AsyncDispatcher::promote_due() { co_return co_await queue_->promote_due(); }
+
+asio::awaitable<bool> AsyncDispatcher::write_record(const Lease& lease, const std::function<void(JobRecord&)>& change) {
+    // Retried when another write slipped in (a DELETE asking a running job to stop) but the
+    // attempt still owns the record; given up when the record moved on without it.
+    for (int tries = 0; tries < 16; ++tries) {
+        auto record = co_await store_->get(lease.job.id);
+        // A later attempt (this lease lapsed and the job went to another worker) supersedes it.
+        if (!record || is_final(record->status) || record->attempts > lease.job.attempt) co_return false;
+        change(*record);
+        record->updated = clock_->system_now();
+        if (co_await store_->compare_and_set(std::move(*record))) co_return true;
+    }
+    co_return false;
+}
+
+asio::awaitable<void> AsyncDispatcher::bury(Lease& lease, std::string reason, std::string error,
+                                            std::optional<Response> last) {
+    const bool recorded = co_await write_record(lease, [&](JobRecord& r) {
+        r.status = JobStatus::dead_lettered;
+        r.attempts = lease.job.attempt;
+        r.error = reason + (error.empty() ? "" : ": " + error);
+        r.note(clock_->system_now(), "dead-lettered after attempt " + std::to_string(lease.job.attempt) + ": " + r.error);
+        if (last) r.result = std::move(last);
+    });
+    if (!recorded) {
+        stale_results_.fetch_add(1, std::memory_order_relaxed);
+        co_return;
+    }
+    dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("[{}] job {} on route '{}' dead-lettered after {} attempt(s): {}{}", lease.job.correlation_id,
+                 lease.job.id, lease.job.route, lease.job.attempt, reason, error.empty() ? "" : ": " + error);
+    co_await queue_->bury(lease, std::move(reason), std::move(error));
+}
+
+asio::awaitable<void> AsyncDispatcher::run(Lease lease) {
+    Job& job = lease.job;
+    auto found = co_await store_->get(job.id);
+    if (!found || is_final(found->status)) {  // cancelled while queued, or finished by an earlier lease
+        co_await queue_->ack(lease);
+        co_return;
+    }
+    const std::string previous_error = found->error;
+    if (clock_->system_now() >= job.expires_at) {
+        if (co_await write_record(lease, [&](JobRecord& r) {
+                r.status = JobStatus::expired;
+                r.error = "its time to live passed before it could run";
+                r.note(clock_->system_now(), r.error);
+            }))
+            expired_.fetch_add(1, std::memory_order_relaxed);
+        co_await queue_->ack(lease);
+        co_return;
+    }
+
+    Context ctx;
+    ctx.correlation_id = job.correlation_id;
+    ctx.route = job.route;
+    ctx.attempt = job.attempt;
+    std::optional<Request> request;
+    const Route* route = nullptr;
+    std::string unreadable;
+    try {
+        request = deserialize_request(job.request);
+        route = resolve_(job.route, request->path(), ctx.params);
+    } catch (const std::exception& e) {
+        unreadable = e.what();
+    }
+    if (!request) {
+        co_await bury(lease, "the job could not be read", unreadable);
+        co_return;
+    }
+    if (!route) {
+        co_await bury(lease, "no route named '" + job.route + "' matches the job", "");
+        co_return;
+    }
+    if (job.attempt > max_attempts(*route)) {  // earlier leases lapsed: their workers stopped or hung
+        co_await bury(lease, "attempts exhausted", previous_error.empty() ? "the lease lapsed" : previous_error);
+        co_return;
+    }
+    if (!co_await write_record(lease, [&](JobRecord& r) {
+            r.status = JobStatus::running;
+            r.attempts = job.attempt;
+        })) {
+        co_await queue_->ack(lease);  // finished or cancelled meanwhile
+        co_return;
+    }
+
+    ctx.deadline = clock_->steady_now() + route->timeout;
+    auto running = std::make_shared<RunningJob>(co_await asio::this_coro::executor);
+    {
+        std::lock_guard lock(running_mutex_);
+        running_[job.id] = running;
+    }
+    auto outcome = co_await (attempt(*route, std::move(*request), ctx) || keep_lease(lease, ctx.deadline, running));
+    {
+        std::lock_guard lock(running_mutex_);
+        running_.erase(job.id);
+    }
+    if (outcome.index() == 0) {
+        co_await finish_attempt(lease, *route, std::get<0>(std::move(outcome)));
+        co_return;
+    }
+    switch (std::get<1>(outcome)) {
+        case Interrupt::lease_lost:  // another worker has the job now: this attempt's result must not count
+            stale_results_.fetch_add(1, std::memory_order_relaxed);
+            spdlog::warn("[{}] job {}: lease lost during attempt {}; its result is discarded", job.correlation_id,
+                         job.id, job.attempt);
+            break;
+        case Interrupt::cancelled:
+            if (co_await write_record(lease, [&](JobRecord& r) {
+                    r.status = JobStatus::cancelled;
+                    r.note(clock_->system_now(), "cancelled during attempt " + std::to_string(job.attempt));
+                }))
+                cancelled_.fetch_add(1, std::memory_order_relaxed);
+            co_await queue_->ack(lease);
+            break;
+        case Interrupt::handed_back:
+            co_await write_record(lease, [&](JobRecord& r) {
+                r.status = JobStatus::queued;
+                r.attempts = job.attempt - 1;
+                r.note(clock_->system_now(), "attempt " + std::to_string(job.attempt) + " handed back at shutdown");
+            });
+            co_await queue_->release(lease, milliseconds::zero(), true);
+            break;
+    }
+}
+
+asio::awaitable<AsyncDispatcher::Interrupt> AsyncDispatcher::keep_lease(Lease lease, SteadyTime deadline,
+                                                                        std::shared_ptr<RunningJob> job) {
+    // Renews the lease from outside the handler, so a busy handler keeps it and a hung one
+    // loses it soon after its deadline. Also hears cancellation: local, or from another process
+    // through the record's cancel flag.
+    const auto latest = deadline + options_.lease_grace;
+    const auto renew_every = std::min(options_.visibility / 2, milliseconds(1'000));
+    for (;;) {
+        const auto now = clock_->steady_now();
+        const auto left = latest > now ? std::chrono::duration_cast<milliseconds>(latest - now) : milliseconds::zero();
+        if (!co_await queue_->extend(lease, std::min(options_.visibility, left))) co_return Interrupt::lease_lost;
+        if (job->hand_back) co_return Interrupt::handed_back;
+        if (job->cancel) co_return Interrupt::cancelled;
+        if (auto record = co_await store_->get(lease.job.id); record && record->cancel_requested)
+            co_return Interrupt::cancelled;
+        job->wake.expires_after(renew_every);
+        boost::system::error_code ec;
+        co_await job->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec && !job->cancel && !job->hand_back) co_return Interrupt::cancelled;  // the attempt itself was cancelled
+    }
+}
+
+asio::awaitable<Response> AsyncDispatcher::attempt(const Route& route, Request request, Context& ctx) {
+    if (!route.policies || route.policies->empty())
+        co_return co_await run_handler(route.handler, std::move(request), ctx, blocking_pool_, counters_);
+    const DynamicPipeline::Terminal terminal = [this, &route](Call& call) -> asio::awaitable<Response> {
+        std::optional<Bulkhead::Permit> place;
+        if (!take_attempt_place(call, place))
+            co_return problem(Errc::bulkhead_full, "no free place for this attempt", call.ctx.correlation_id);
+        co_return co_await run_handler(route.handler, call.request, call.ctx, blocking_pool_, counters_,
+                                       HeldPermits{.bulkhead = std::move(place)});
+    };
+    co_return co_await route.policies->execute(request, ctx, terminal);
+}
+
+asio::awaitable<void> AsyncDispatcher::finish_attempt(Lease& lease, const Route& route, Response response) {
+    const Job& job = lease.job;
+    const bool ok = response.status < 500 && !response.permanent;
+    const std::string error = ok ? "" : "the handler answered " + std::to_string(response.status);
+    const bool retry = !ok && route.redelivery && worth_another_attempt(*route.redelivery, response);
+    if (retry && job.attempt >= max_attempts(route)) {
+        co_await bury(lease, "attempts exhausted", attempt_error(job.attempt, error), std::move(response));
+        co_return;
+    }
+    if (retry) {
+        const auto wait = retry_delay(*route.redelivery, job.attempt, {}, response, clock_->system_now());
+        const bool recorded = co_await write_record(lease, [&](JobRecord& r) {
+            r.status = JobStatus::queued;
+            r.error = attempt_error(job.attempt, error);
+            r.note(clock_->system_now(), r.error + "; next attempt in " + std::to_string(wait.count()) + " ms");
+        });
+        if (!recorded) {
+            stale_results_.fetch_add(1, std::memory_order_relaxed);
+            co_return;
+        }
+        redelivered_.fetch_add(1, std::memory_order_relaxed);
+        spdlog::info("[{}] job {} on route '{}': attempt {} failed ({}), next in {} ms", job.correlation_id, job.id,
+                     job.route, job.attempt, response.status, wait.count());
+        co_await queue_->release(lease, wait);
+        co_return;
+    }
+    const JobStatus status = ok ? JobStatus::succeeded : JobStatus::failed;
+    // A lapsed lease cannot commit, even before another worker has taken the job.
+    bool recorded = co_await queue_->extend(lease, options_.visibility);
+    if (recorded) recorded = co_await write_record(lease, [&](JobRecord& r) {
+        r.status = status;
+        r.error = error;
+        r.result = std::move(response);
+        r.note(clock_->system_now(), "attempt " + std::to_string(job.attempt) + " " + std::string(to_string(status)) +
+                                         (error.empty() ? "" : ": " + error));
+    });
+    if (!recorded) {  // the lease lapsed and another attempt owns the job: one final state only
+        stale_results_.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("[{}] job {}: attempt {} finished after losing its lease; its result is discarded",
+                     job.correlation_id, job.id, job.attempt);
+        co_return;
+    }
+    (ok ? succeeded_ : failed_).fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("[{}] job {} on route '{}' {} after {} attempt(s){}", job.correlation_id, job.id, job.route,
+                 to_string(status), job.attempt, error.empty() ? "" : ": " + error);
+    co_await queue_->ack(lease);
+}
+
+}  // namespace ante
