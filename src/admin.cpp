@@ -57,6 +57,10 @@ std::optional<DeadLetterSelector> selector_from(const Request& request) {
     return which;
 }
 
+DeadLetterSelector by_id(const Context& ctx) {
+    return DeadLetterSelector{.id = std::string(ctx.param("id")), .route = {}, .limit = 1};
+}
+
 Response bad_selector(const Context& ctx) {
     return problem(Errc::bad_request, "limit must be a positive integer", ctx.correlation_id);
 }
@@ -94,13 +98,15 @@ void add_admin_routes(Gateway& admin, Gateway& served) {
                     co_return Response::json(200, {{"count", list.size()}, {"dead_letters", std::move(list)}});
                 }));
     admin.route("GET", "/dead-letters/{id}", awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
-                    auto dead = co_await jobs.dead_letters({.id = std::string(ctx.param("id")), .route = {}, .limit = 1});
+                    DeadLetterSelector one = by_id(ctx);  // named: GCC 12 mishandles temporaries in co_await
+                    auto dead = co_await jobs.dead_letters(std::move(one));
                     if (dead.empty()) co_return not_dead(ctx);
                     co_return Response::json(200, dead_letter_json(dead.front()));
                 }));
     admin.route("POST", "/dead-letters/{id}/redrive",
                 awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
-                    const auto n = co_await jobs.redrive({.id = std::string(ctx.param("id")), .route = {}, .limit = 1});
+                    DeadLetterSelector one = by_id(ctx);
+                    const auto n = co_await jobs.redrive(std::move(one));
                     if (n == 0) co_return not_dead(ctx);
                     co_return Response::json(200, {{"redriven", n}});
                 }));
@@ -111,7 +117,8 @@ void add_admin_routes(Gateway& admin, Gateway& served) {
                     co_return Response::json(200, {{"redriven", n}});
                 }));
     admin.route("DELETE", "/dead-letters/{id}", awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
-                    const auto n = co_await jobs.purge({.id = std::string(ctx.param("id")), .route = {}, .limit = 1});
+                    DeadLetterSelector one = by_id(ctx);
+                    const auto n = co_await jobs.purge(std::move(one));
                     if (n == 0) co_return not_dead(ctx);
                     co_return Response::json(200, {{"purged", n}});
                 }));

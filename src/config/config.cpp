@@ -124,7 +124,7 @@ void parse_sync(const json& value, SyncDispatcherOptions& out) {
 void parse_async(const json& value, GatewayOptions& out) {
     const Fields f(value, "async",
                    {"workers", "queue_capacity", "queue_bytes", "retry_after_s", "jobs_path", "job_retention_s",
-                    "job_records", "job_bytes"});
+                    "job_records", "job_bytes", "visibility_ms", "lease_grace_ms", "dead_letters"});
     f.count("workers", out.async.workers, 1, max_threads);  // each worker may hold a pool thread
     f.count("queue_capacity", out.async.queue_capacity, 1);
     f.seconds("retry_after_s", out.async.retry_after, 0);
@@ -143,6 +143,24 @@ void parse_async(const json& value, GatewayOptions& out) {
     f.count("job_records", out.job_records, 1);
     f.count("queue_bytes", out.async.queue_bytes, 1);
     f.count("job_bytes", out.job_bytes, 1);
+    f.millis("visibility_ms", out.async.visibility, 100);
+    f.millis("lease_grace_ms", out.async.lease_grace, 0);
+    f.count("dead_letters", out.async.dead_letters, 1);
+}
+
+IdempotencyOptions parse_idempotency(const json& value, const std::string& path) {
+    const Fields f(value, path, {"enabled", "required", "client_header", "keep_s"});
+    IdempotencyOptions out;
+    f.boolean("enabled", out.enabled);
+    f.boolean("required", out.required);
+    f.string("client_header", out.client_header);
+    if (!out.client_header.empty() && !is_token(out.client_header))
+        fail(f.path("client_header"), "expected a header name, got " + json_quote(out.client_header));
+    std::chrono::seconds keep{std::chrono::duration_cast<std::chrono::seconds>(out.keep)};
+    f.seconds("keep_s", keep, 1);
+    out.keep = keep;
+    if (out.required && !out.enabled) fail(f.path("required"), "cannot require a key that is not enabled");
+    return out;
 }
 
 HandlerConfig parse_handler(const json& value, const std::string& path) {
@@ -177,7 +195,8 @@ HandlerConfig parse_handler(const json& value, const std::string& path) {
 
 RouteConfig parse_route(const json& value, const std::string& path,
                         const std::map<std::string, CircuitBreakerOptions, std::less<>>& breakers) {
-    const Fields f(value, path, {"name", "method", "path", "dispatch", "timeout_ms", "handler", "policies"});
+    const Fields f(value, path,
+                   {"name", "method", "path", "dispatch", "timeout_ms", "handler", "policies", "job_ttl_ms", "idempotency"});
     RouteConfig out;
     f.string("name", out.name);
     out.method = f.required_string("method");
@@ -196,6 +215,10 @@ RouteConfig parse_route(const json& value, const std::string& path,
         else fail(f.path("dispatch"), "expected \"sync\" or \"async\", got " + describe(*v));
     }
     f.millis("timeout_ms", out.timeout, 1);
+    f.millis("job_ttl_ms", out.job_ttl, 1);
+    if (f.find("job_ttl_ms") && out.dispatch != Dispatch::async)
+        fail(f.path("job_ttl_ms"), "only an async route's jobs have a time to live");
+    if (const json* v = f.find("idempotency")) out.idempotency = parse_idempotency(*v, f.path("idempotency"));
     out.handler = parse_handler(f.required("handler"), f.path("handler"));
     if (const json* v = f.find("policies")) out.policies = parse_policies(*v, f.path("policies"), out.dispatch, breakers);
     if (out.name.empty()) out.name = out.method + " " + out.path;  // Gateway::add's default, made visible
@@ -413,6 +436,8 @@ void add_routes(const GatewayConfig& config, Gateway& gateway, boost::asio::any_
         route.policies = std::move(policies.policies);
         route.admission = std::move(policies.admission);
         route.redelivery = std::move(policies.redelivery);
+        route.job_ttl = rc.job_ttl;
+        route.idempotency = rc.idempotency;
         try {
             gateway.add(std::move(route));
         } catch (const std::invalid_argument& e) {

@@ -45,6 +45,7 @@ AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcher
 AsyncDispatcher::~AsyncDispatcher() {
     closing_ = true;
     stop_leasing_ = true;
+    wake_scan();
     queue_->abandon();
     {
         std::lock_guard lock(running_mutex_);
@@ -248,6 +249,11 @@ asio::awaitable<void> AsyncDispatcher::shutdown(std::chrono::milliseconds grace)
         co_await tick.async_wait(asio::use_awaitable);
     }
     closing_ = true;
+    wake_scan();
+    while (scanning_.load() && std::chrono::steady_clock::now() < hand_back_until) {
+        tick.expires_after(milliseconds(1));
+        co_await tick.async_wait(asio::use_awaitable);
+    }
     if (handed_back > 0)
         spdlog::warn("async dispatcher: {} job(s) still running after the {} ms grace period were handed back",
                      handed_back, grace.count());

@@ -50,7 +50,8 @@ void AsyncDispatcher::start() {
         asio::co_spawn(asio::make_strand(executor_), work(), asio::detached);
     }
     scanning_ = true;
-    asio::co_spawn(asio::make_strand(executor_), scan_due(), asio::detached);
+    scan_timer_ = std::make_shared<asio::steady_timer>(asio::make_strand(executor_));
+    asio::co_spawn(scan_timer_->get_executor(), scan_due(), asio::detached);
 }
 
 asio::awaitable<void> AsyncDispatcher::work() {
@@ -71,7 +72,7 @@ asio::awaitable<void> AsyncDispatcher::work() {
 }
 
 asio::awaitable<void> AsyncDispatcher::scan_due() {
-    asio::steady_timer tick{co_await asio::this_coro::executor};
+    const auto timer = scan_timer_;
     while (!closing_.load()) {
         co_await queue_->promote_due();
         auto wait = options_.poll_interval;
@@ -79,11 +80,15 @@ asio::awaitable<void> AsyncDispatcher::scan_due() {
             auto until = std::chrono::duration_cast<milliseconds>(*due - clock_->system_now());
             wait = std::clamp(until, milliseconds(1), options_.poll_interval);
         }
-        tick.expires_after(wait);
-        boost::system::error_code ec;
-        co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        timer->expires_after(wait);
+        boost::system::error_code ec;  // cancelled by wake_scan: something fell due sooner
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     scanning_ = false;
+}
+
+void AsyncDispatcher::wake_scan() {
+    if (auto timer = scan_timer_) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
 }
 
 asio::awaitable<std::size_t> AsyncDispatcher::promote_due() { co_return co_await queue_->promote_due(); }
@@ -272,6 +277,7 @@ asio::awaitable<void> AsyncDispatcher::finish_attempt(Lease& lease, const Route&
         spdlog::info("[{}] job {} on route '{}': attempt {} failed ({}), next in {} ms", job.correlation_id, job.id,
                      job.route, job.attempt, response.status, wait.count());
         co_await queue_->release(lease, wait);
+        if (wait < options_.poll_interval) wake_scan();  // the scan may be asleep for longer
         co_return;
     }
     const JobStatus status = ok ? JobStatus::succeeded : JobStatus::failed;

@@ -48,14 +48,17 @@ TEST(ConfigParse, FullConfigRoundTripsEveryField) {
       "log_level": "debug",
       "sync": {"threads": 8, "queue": 32, "concurrency": 512, "retry_after_s": 2},
       "async": {"workers": 6, "queue_capacity": 500, "retry_after_s": 3, "jobs_path": "/tasks",
-                "job_retention_s": 60, "job_records": 1000},
+                "job_retention_s": 60, "job_records": 1000, "visibility_ms": 5000, "lease_grace_ms": 250,
+                "dead_letters": 99},
       "routes": [
         {"name": "checkout", "method": "POST", "path": "/checkout", "dispatch": "sync", "timeout_ms": 1500,
          "handler": {"type": "proxy", "upstream": "http://127.0.0.1:9000/base", "max_idle_connections": 7,
                      "response_body_limit": 4096}},
         {"method": "GET", "path": "/hello",
          "handler": {"type": "static", "status": 201, "body": "hi", "content_type": "text/html"}},
-        {"name": "echo", "method": "*", "path": "/echo/{rest...}", "dispatch": "async", "handler": {"type": "echo"}}
+        {"name": "echo", "method": "*", "path": "/echo/{rest...}", "dispatch": "async", "handler": {"type": "echo"},
+         "job_ttl_ms": 30000,
+         "idempotency": {"enabled": true, "required": true, "client_header": "X-Api-Key", "keep_s": 3600}}
       ]
     })");
 
@@ -93,6 +96,9 @@ TEST(ConfigParse, FullConfigRoundTripsEveryField) {
     EXPECT_EQ(config.gateway.async.jobs_path, "/tasks");
     EXPECT_EQ(config.gateway.job_retention, 60s);
     EXPECT_EQ(config.gateway.job_records, 1000u);
+    EXPECT_EQ(config.gateway.async.visibility, 5000ms);
+    EXPECT_EQ(config.gateway.async.lease_grace, 250ms);
+    EXPECT_EQ(config.gateway.async.dead_letters, 99u);
 
     ASSERT_EQ(config.routes.size(), 3u);
     const auto& proxy = config.routes[0];
@@ -119,6 +125,27 @@ TEST(ConfigParse, FullConfigRoundTripsEveryField) {
     EXPECT_EQ(echo.path, "/echo/{rest...}");
     EXPECT_EQ(echo.dispatch, ante::Dispatch::async);
     EXPECT_EQ(echo.handler.type, ante::HandlerType::echo);
+    EXPECT_EQ(echo.job_ttl, 30s);
+    EXPECT_TRUE(echo.idempotency.required);
+    EXPECT_EQ(echo.idempotency.client_header, "X-Api-Key");
+    EXPECT_EQ(echo.idempotency.keep, 1h);
+    EXPECT_TRUE(fixed.idempotency.enabled) << "honoured by default";
+    EXPECT_FALSE(fixed.idempotency.required);
+    EXPECT_EQ(fixed.idempotency.keep, 24h);
+}
+
+TEST(ConfigErrors, AsyncJobFieldsAreCheckedWhereTheyApply) {
+    EXPECT_NE(route_error(R"({"method": "GET", "path": "/x", "handler": {"type": "echo"}, "job_ttl_ms": 10})")
+                  .find("routes[0].job_ttl_ms: only an async route's jobs have a time to live"),
+              std::string::npos);
+    EXPECT_NE(route_error(R"({"method": "GET", "path": "/x", "handler": {"type": "echo"},
+                              "idempotency": {"client_header": "bad header"}})")
+                  .find("routes[0].idempotency.client_header: expected a header name"),
+              std::string::npos);
+    EXPECT_NE(route_error(R"({"method": "GET", "path": "/x", "handler": {"type": "echo"},
+                              "idempotency": {"enabled": false, "required": true}})")
+                  .find("routes[0].idempotency.required"),
+              std::string::npos);
 }
 
 TEST(ConfigParse, OmittedFieldsTakeTheDefaults) {

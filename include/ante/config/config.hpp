@@ -91,6 +91,8 @@ struct RouteConfig {
     std::chrono::milliseconds timeout{15'000};
     HandlerConfig handler;
     PolicyConfig policies;  ///< docs/policies.md
+    std::chrono::milliseconds job_ttl{0};  ///< async routes: a job not started by then expires
+    IdempotencyOptions idempotency;        ///< how `Idempotency-Key` is honoured
 };
 
 /// Listener defaults of the standalone gateway (ServerOptions itself defaults to port 0).

@@ -122,6 +122,7 @@ private:
 
     boost::asio::awaitable<void> work();
     boost::asio::awaitable<void> scan_due();
+    void wake_scan();
     boost::asio::awaitable<void> run(Lease lease);
     boost::asio::awaitable<Response> attempt(const Route& route, Request request, Context& ctx);
     boost::asio::awaitable<Interrupt> keep_lease(Lease lease, SteadyTime deadline, std::shared_ptr<RunningJob> job);
@@ -146,6 +147,7 @@ private:
     RunnerCounters counters_;
     std::atomic<std::size_t> live_workers_{0};
     std::atomic<bool> scanning_{false};
+    std::shared_ptr<boost::asio::steady_timer> scan_timer_;  // on its own strand; set by start()
     std::atomic<bool> closing_{false};       // stops the scan for due jobs
     std::atomic<bool> stop_leasing_{false};  // the grace is over: workers take no more jobs
     std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, replayed_{0}, succeeded_{0}, failed_{0},
