@@ -105,13 +105,33 @@ echo "outcomes: $(count_statuses <"$work/final.txt")"
 echo "          (all final $(( ($(date +%s%N) - start) / 1000000 )) ms after the last submit; a job whose attempt met an injected 500 was redelivered)"
 
 echo
-echo "== what bad or unknown requests get =="
+echo "== async guarantees: Idempotency-Key, cancel, dead letters and redrive =="
+idem() { curl -s -D - -o /dev/null -X POST "$gw/orders" -H 'Idempotency-Key: "demo-1"' -d "$1" | tr -d '\r'; }
+first=$(idem '{"order": 1}' | grep -i '^location:' | awk '{ print $2 }')
+again=$(idem '{"order": 1}')
+echo "same key twice:     $(echo "$again" | head -1 | cut -d' ' -f2), Location $( [ "$(echo "$again" | grep -i '^location:' | awk '{ print $2 }')" = "$first" ] && echo same || echo DIFFERENT), $(echo "$again" | grep -i '^idempotent-replayed:' | tr -d '\n') (one job)"
+echo "same key, new body: $(idem '{"order": 2}' | head -1 | cut -d' ' -f2) (the key belongs to the first request)"
+for i in $(seq 4); do curl -s -o /dev/null -X POST "$gw/delay/500"; done  # the 4 workers are busy
+waiting=$(curl -s -D - -o /dev/null -X POST "$gw/delay/0" | tr -d '\r' | grep -i '^location:' | awk '{ print $2 }')
+echo "DELETE a queued job: $(curl -s -X DELETE -w ' %{http_code}' "$gw$waiting" | grep -o '"status":"[a-z]*"\| [0-9]*$' | tr -d '\n') (it never runs)"
+doomed=$(curl -s -D - -o /dev/null -X POST "$gw/status/502" | tr -d '\r' | grep -i '^location:' | awk '{ print $2 }')
+for _ in $(seq 300); do
+  curl -s "$gw$doomed" | grep -q '"status":"dead_lettered"' && break
+  sleep 0.02
+done
+echo "POST /status/502:   $(curl -s "$gw$doomed" | grep -o '"status":"[a-z_]*"\|"attempts":[0-9]*' | tr '\n' ' ')(2 attempts, then the dead letters)"
+echo "admin GET /dead-letters -> $(curl -s "http://127.0.0.1:$admin/dead-letters" | grep -o '"count":[0-9]*\|"reason":"[^"]*"' | tr '\n' ' ')"
+echo "admin POST /dead-letters/${doomed##*/}/redrive -> $(curl -s -X POST "http://127.0.0.1:$admin/dead-letters/${doomed##*/}/redrive")"
+
+echo
+echo "== what bad or unknown requests get (RFC 9457 problem+json bodies) =="
 show() { printf '%-44s -> %s\n' "$1" "$(eval "$2")"; }
 show "GET /nowhere" "curl -s -o /dev/null -w '%{http_code} %{content_type}' $gw/nowhere"
-show "DELETE /hello" "curl -s -o /dev/null -w '%{http_code} Allow: %header{allow}' -X DELETE $gw/hello 2>/dev/null || curl -s -o /dev/null -w '%{http_code}' -X DELETE $gw/hello"
-show "POST /orders with a 2 MiB body" "head -c 2097152 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- $gw/orders"
-show "GET /jobs/<unknown id>" "curl -s -o /dev/null -w '%{http_code}' $gw/jobs/00000000000000000000000000000000"
-show "GET /api/../stats (a dot segment)" "curl -s --path-as-is -o /dev/null -w '%{http_code}' $gw/api/../stats"
+show "DELETE /hello" "curl -s -o /dev/null -w '%{http_code} %{content_type} Allow: %header{allow}' -X DELETE $gw/hello 2>/dev/null || curl -s -o /dev/null -w '%{http_code}' -X DELETE $gw/hello"
+show "POST /orders with a 2 MiB body" "head -c 2097152 /dev/zero | curl -s -o /dev/null -w '%{http_code} %{content_type}' -X POST --data-binary @- $gw/orders"
+show "GET /jobs/<unknown id>" "curl -s -o /dev/null -w '%{http_code} %{content_type}' $gw/jobs/00000000000000000000000000000000"
+show "GET /api/../stats (a dot segment)" "curl -s --path-as-is -o /dev/null -w '%{http_code} %{content_type}' $gw/api/../stats"
+show "POST /orders, Idempotency-Key: \"\" (empty)" "curl -s -o /dev/null -w '%{http_code} %{content_type}' -X POST -H 'Idempotency-Key: \"\"' $gw/orders"
 show "GET /hello (static, inline)" "curl -s $gw/hello"
 
 echo

@@ -25,7 +25,8 @@ std::shared_ptr<StatusStore> store_or_default(const GatewayOptions& o) {
     return o.store ? o.store
                    : std::make_shared<MemoryStatusStore>(
                          MemoryStatusStoreOptions{.retention = o.job_retention, .capacity = o.job_records,
-                                                  .max_bytes = o.job_bytes}, o.clock);
+                                                  .max_bytes = o.job_bytes, .max_keys = o.idempotency_keys},
+                         o.clock);
 }
 
 const GatewayOptions& default_options() {

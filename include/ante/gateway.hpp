@@ -32,6 +32,8 @@ struct GatewayOptions {
     std::chrono::seconds job_retention{3600};
     std::size_t job_records = 100'000;
     std::size_t job_bytes = std::size_t{256} << 20;  ///< the records' (and results') bytes
+    /// Idempotency keys kept at most (all routes and clients); unexpired ones are never evicted.
+    std::size_t idempotency_keys = 100'000;
     /// Backends; null means the in-memory ones (fast, not durable across a crash).
     std::shared_ptr<JobQueue> queue;
     std::shared_ptr<StatusStore> store;

@@ -124,7 +124,7 @@ void parse_sync(const json& value, SyncDispatcherOptions& out) {
 void parse_async(const json& value, GatewayOptions& out) {
     const Fields f(value, "async",
                    {"workers", "queue_capacity", "queue_bytes", "retry_after_s", "jobs_path", "job_retention_s",
-                    "job_records", "job_bytes", "visibility_ms", "lease_grace_ms", "dead_letters"});
+                    "job_records", "job_bytes", "visibility_ms", "lease_grace_ms", "dead_letters", "idempotency_keys"});
     f.count("workers", out.async.workers, 1, max_threads);  // each worker may hold a pool thread
     f.count("queue_capacity", out.async.queue_capacity, 1);
     f.seconds("retry_after_s", out.async.retry_after, 0);
@@ -146,6 +146,7 @@ void parse_async(const json& value, GatewayOptions& out) {
     f.millis("visibility_ms", out.async.visibility, 100);
     f.millis("lease_grace_ms", out.async.lease_grace, 0);
     f.count("dead_letters", out.async.dead_letters, 1);
+    f.count("idempotency_keys", out.idempotency_keys, 1);
 }
 
 IdempotencyOptions parse_idempotency(const json& value, const std::string& path) {

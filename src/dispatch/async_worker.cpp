@@ -187,7 +187,8 @@ asio::awaitable<void> AsyncDispatcher::run(Lease lease) {
     auto outcome = co_await (attempt(*route, std::move(*request), ctx) || keep_lease(lease, ctx.deadline, running));
     {
         std::lock_guard lock(running_mutex_);
-        running_.erase(job.id);
+        // Only this attempt's entry: a later attempt of the same job may have replaced it.
+        if (auto it = running_.find(job.id); it != running_.end() && it->second == running) running_.erase(it);
     }
     if (outcome.index() == 0) {
         co_await finish_attempt(lease, *route, std::get<0>(std::move(outcome)));

@@ -2,7 +2,10 @@
 #include <ante/dispatch/idempotency.hpp>
 #include <ante/dispatch/job.hpp>
 
+#include <boost/beast/core/string.hpp>
 #include <openssl/evp.h>
+
+#include <algorithm>
 
 #include <array>
 #include <stdexcept>
@@ -56,6 +59,11 @@ std::variant<std::monostate, KeyedRequest, Response> keyed_request(const Idempot
             return problem(Errc::bad_request, "this route requires an Idempotency-Key header", correlation_id);
         return std::monostate{};
     }
+    const auto sent_count = std::count_if(request.headers.begin(), request.headers.end(), [](const auto& field) {
+        return boost::beast::iequals(field.first, "Idempotency-Key");
+    });
+    if (sent_count > 1)  // which one a retry carries would depend on the proxies on the way
+        return problem(Errc::bad_request, "send one Idempotency-Key header, not several", correlation_id);
     const auto key = parse_idempotency_key(*sent);
     if (!key)
         return problem(Errc::bad_request, "Idempotency-Key must be 1 to 255 visible ASCII characters", correlation_id);

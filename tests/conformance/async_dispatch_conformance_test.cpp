@@ -146,6 +146,9 @@ TEST_P(AsyncDispatchConformance, SixtyFourConcurrentSubmitsWithOneKeyMakeOneJob)
     EXPECT_EQ(call(*gw, keyed("order-1", R"({"other":1})")).status, 422) << "same key, different request";
     EXPECT_EQ(call(*gw, keyed("bad key with spaces")).status, 400);
     EXPECT_EQ(call(*gw, keyed(std::string(256, 'k'))).status, 400);
+    Request twice = keyed("order-1");
+    twice.headers.add("Idempotency-Key", "order-2");
+    EXPECT_EQ(call(*gw, twice).status, 400) << "which key would a retry carry?";
     Response later = call(*gw, keyed("order-1"));
     EXPECT_EQ(later.status, 202);
     EXPECT_EQ(later.headers.get("Location"), *locations.begin()) << "replayed after completion too";

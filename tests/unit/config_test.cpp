@@ -49,7 +49,7 @@ TEST(ConfigParse, FullConfigRoundTripsEveryField) {
       "sync": {"threads": 8, "queue": 32, "concurrency": 512, "retry_after_s": 2},
       "async": {"workers": 6, "queue_capacity": 500, "retry_after_s": 3, "jobs_path": "/tasks",
                 "job_retention_s": 60, "job_records": 1000, "visibility_ms": 5000, "lease_grace_ms": 250,
-                "dead_letters": 99},
+                "dead_letters": 99, "idempotency_keys": 77},
       "routes": [
         {"name": "checkout", "method": "POST", "path": "/checkout", "dispatch": "sync", "timeout_ms": 1500,
          "handler": {"type": "proxy", "upstream": "http://127.0.0.1:9000/base", "max_idle_connections": 7,
@@ -99,6 +99,7 @@ TEST(ConfigParse, FullConfigRoundTripsEveryField) {
     EXPECT_EQ(config.gateway.async.visibility, 5000ms);
     EXPECT_EQ(config.gateway.async.lease_grace, 250ms);
     EXPECT_EQ(config.gateway.async.dead_letters, 99u);
+    EXPECT_EQ(config.gateway.idempotency_keys, 77u);
 
     ASSERT_EQ(config.routes.size(), 3u);
     const auto& proxy = config.routes[0];
@@ -414,9 +415,10 @@ TEST_F(ConfigLoad, ExampleConfigIsValid) {
     const auto example = std::filesystem::path(__FILE__).parent_path() / "../../examples/standalone/gateway.json";
     if (!std::filesystem::exists(example)) GTEST_SKIP() << "example not found at " << example;
     const auto config = ante::load_config(example);
-    EXPECT_EQ(config.routes.size(), 4u);
+    EXPECT_EQ(config.routes.size(), 6u);
     EXPECT_TRUE(config.routes.at(0).policies.retry.has_value()) << "the demo's sync route retries";
     EXPECT_EQ(config.routes.at(1).policies.circuit_breaker, "status");
+    EXPECT_EQ(config.routes.at(3).job_ttl, 60s) << "the demo's slow jobs expire";
 #endif
 }
 

@@ -1,4 +1,6 @@
+#include <ante/admin.hpp>
 #include <ante/core/correlation_id.hpp>
+#include <ante/dispatch/idempotency.hpp>
 #include <ante/core/error.hpp>
 #include <ante/core/headers.hpp>
 #include <ante/core/problem.hpp>
@@ -118,4 +120,52 @@ TEST(Job, StatusDocumentCarriesTheProtocolFields) {
     EXPECT_EQ(doc["created"], "2023-11-14T22:13:20.123Z");
     EXPECT_EQ(doc["error"], "boom");
     EXPECT_FALSE(doc.contains("result_url"));
+}
+
+TEST(IdempotencyKey, ParsesSfStringsAndTokensAndRefusesTheRest) {
+    EXPECT_EQ(parse_idempotency_key("\"8e03978e-40d5\""), "8e03978e-40d5");
+    EXPECT_EQ(parse_idempotency_key("order-42"), "order-42");
+    EXPECT_EQ(parse_idempotency_key(std::string(255, 'k')), std::string(255, 'k'));
+    for (std::string bad : {std::string(), std::string("\"\""), std::string(256, 'k'), std::string("a b"),
+                            std::string("a\tb"), std::string("caf\xc3\xa9"), std::string("a\"b"), std::string("a\\b")})
+        EXPECT_FALSE(parse_idempotency_key(bad)) << bad;
+}
+
+TEST(IdempotencyKey, ScopesCannotBeForgedAndFingerprintsCoverMethodRouteTargetAndBody) {
+    EXPECT_NE(idempotency_scope("r", "ab", "c"), idempotency_scope("r", "a", "bc"));
+    EXPECT_NE(idempotency_scope("ra", "", "b"), idempotency_scope("r", "a", "b"));
+    Request a;
+    a.method = "POST";
+    a.target = "/orders";
+    a.body = "one";
+    const std::string fp = request_fingerprint(a, "orders");
+    EXPECT_EQ(fp.size(), 64u) << "SHA-256 as hex";
+    EXPECT_EQ(fp, request_fingerprint(a, "orders"));
+    Request other_body = a;
+    other_body.body = "two";
+    Request other_target = a;
+    other_target.target = "/orders?x=1";
+    Request other_method = a;
+    other_method.method = "PUT";
+    for (const Request* r : {&other_body, &other_target, &other_method})
+        EXPECT_NE(request_fingerprint(*r, "orders"), fp);
+    EXPECT_NE(request_fingerprint(a, "other"), fp);
+}
+
+TEST(Job, SavedResponsesSurviveSerialization) {
+    Response r = Response::text(502, std::string("bin\0ary", 7));
+    r.headers.add("Set-Cookie", "a=1");
+    r.headers.add("Set-Cookie", "b=2");
+    const Response back = deserialize_response(serialize(r));
+    EXPECT_EQ(back.status, 502);
+    EXPECT_EQ(back.body, r.body);
+    EXPECT_EQ(std::distance(back.headers.begin(), back.headers.end()), std::distance(r.headers.begin(), r.headers.end()));
+    EXPECT_THROW(deserialize_response("not cbor"), std::invalid_argument);
+}
+
+TEST(AdminQuery, ParametersArePercentDecoded) {
+    EXPECT_EQ(query_param("route=POST%20%2Forders&limit=5", "route"), "POST /orders");
+    EXPECT_EQ(query_param("route=a+b", "route"), "a b");
+    EXPECT_EQ(query_param("limit=5", "route"), "");
+    EXPECT_EQ(query_param("x=%zz", "x"), "%zz") << "a malformed escape is kept as it is";
 }
