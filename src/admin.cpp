@@ -69,6 +69,29 @@ Response not_dead(const Context& ctx) {
     return problem(Errc::not_found, "no dead letter with this id", ctx.correlation_id);
 }
 
+// Redrive or purge: the operations that act on dead letters and say how many.
+using DeadLetterOperation = asio::awaitable<std::size_t> (AsyncDispatcher::*)(DeadLetterSelector);
+
+// The operation on the dead letter named by the path's {id}: 404 when there is none.
+Handler one_dead_letter(AsyncDispatcher& jobs, DeadLetterOperation operation, std::string done) {
+    return awaitable_handler([&jobs, operation, done](Request, Context ctx) -> asio::awaitable<Response> {
+        DeadLetterSelector one = by_id(ctx);  // named: GCC 12 mishandles temporaries in co_await
+        const auto n = co_await (jobs.*operation)(std::move(one));
+        if (n == 0) co_return not_dead(ctx);
+        co_return Response::json(200, {{done, n}});
+    });
+}
+
+// The operation on the dead letters the query chooses (?route=R&limit=N).
+Handler chosen_dead_letters(AsyncDispatcher& jobs, DeadLetterOperation operation, std::string done) {
+    return awaitable_handler([&jobs, operation, done](Request request, Context ctx) -> asio::awaitable<Response> {
+        auto which = selector_from(request);
+        if (!which) co_return bad_selector(ctx);
+        const auto n = co_await (jobs.*operation)(std::move(*which));
+        co_return Response::json(200, {{done, n}});
+    });
+}
+
 }  // namespace
 
 std::string query_param(std::string_view query, std::string_view name) {
@@ -98,36 +121,15 @@ void add_admin_routes(Gateway& admin, Gateway& served) {
                     co_return Response::json(200, {{"count", list.size()}, {"dead_letters", std::move(list)}});
                 }));
     admin.route("GET", "/dead-letters/{id}", awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
-                    DeadLetterSelector one = by_id(ctx);  // named: GCC 12 mishandles temporaries in co_await
+                    DeadLetterSelector one = by_id(ctx);
                     auto dead = co_await jobs.dead_letters(std::move(one));
                     if (dead.empty()) co_return not_dead(ctx);
                     co_return Response::json(200, dead_letter_json(dead.front()));
                 }));
-    admin.route("POST", "/dead-letters/{id}/redrive",
-                awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
-                    DeadLetterSelector one = by_id(ctx);
-                    const auto n = co_await jobs.redrive(std::move(one));
-                    if (n == 0) co_return not_dead(ctx);
-                    co_return Response::json(200, {{"redriven", n}});
-                }));
-    admin.route("POST", "/dead-letters/redrive", awaitable_handler([&jobs](Request request, Context ctx) -> asio::awaitable<Response> {
-                    auto which = selector_from(request);
-                    if (!which) co_return bad_selector(ctx);
-                    const auto n = co_await jobs.redrive(std::move(*which));
-                    co_return Response::json(200, {{"redriven", n}});
-                }));
-    admin.route("DELETE", "/dead-letters/{id}", awaitable_handler([&jobs](Request, Context ctx) -> asio::awaitable<Response> {
-                    DeadLetterSelector one = by_id(ctx);
-                    const auto n = co_await jobs.purge(std::move(one));
-                    if (n == 0) co_return not_dead(ctx);
-                    co_return Response::json(200, {{"purged", n}});
-                }));
-    admin.route("DELETE", "/dead-letters", awaitable_handler([&jobs](Request request, Context ctx) -> asio::awaitable<Response> {
-                    auto which = selector_from(request);
-                    if (!which) co_return bad_selector(ctx);
-                    const auto n = co_await jobs.purge(std::move(*which));
-                    co_return Response::json(200, {{"purged", n}});
-                }));
+    admin.route("POST", "/dead-letters/{id}/redrive", one_dead_letter(jobs, &AsyncDispatcher::redrive, "redriven"));
+    admin.route("POST", "/dead-letters/redrive", chosen_dead_letters(jobs, &AsyncDispatcher::redrive, "redriven"));
+    admin.route("DELETE", "/dead-letters/{id}", one_dead_letter(jobs, &AsyncDispatcher::purge, "purged"));
+    admin.route("DELETE", "/dead-letters", chosen_dead_letters(jobs, &AsyncDispatcher::purge, "purged"));
 }
 
 }  // namespace ante
