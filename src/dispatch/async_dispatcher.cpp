@@ -152,8 +152,12 @@ asio::awaitable<Response> AsyncDispatcher::status(std::string id, std::string co
 asio::awaitable<Response> AsyncDispatcher::result(std::string id, std::string correlation_id) {
     auto record = co_await store_->get(id);
     if (!record) co_return problem(Errc::not_found, "no job with this id (or its retention passed)", correlation_id);
-    if (!record->result || !is_final(record->status))
+    if (!is_final(record->status))
         co_return problem(Errc::not_found, "the job has no result yet; poll its status", correlation_id);
+    if (!record->result)
+        co_return problem(Errc::not_found,
+                          "the job ended " + std::string(to_string(record->status)) + " without a result",
+                          correlation_id);
     co_return std::move(*record->result);
 }
 
