@@ -346,4 +346,35 @@ TEST_P(AsyncDispatchConformance, SyncRoutesReplayTheSavedResponseAndRefuseADupli
     EXPECT_EQ(calls.load(), 1);
 }
 
+TEST_P(AsyncDispatchConformance, SyncRoutesSaveA5xxButFreeTheKeyWhenTheGatewayRefusedBeforeTheHandler) {
+    auto gw = gateway(false);
+    std::atomic<int> calls{0};
+    gw->route("POST", "/flaky", inline_handler([&](const Request&, Context&) {
+                  ++calls;
+                  return Response::text(503, "down for now");
+              }));
+    auto limiter = std::make_shared<RateLimiter>(RateLimiterOptions{.rate_per_second = 0.001, .burst = 1});
+    auto limited = std::make_shared<DynamicPipeline>();
+    limited->add(RateLimitPolicy{limiter});
+    gw->add(Route{.name = "limited", .method = "POST", .pattern = "/limited",
+                  .handler = inline_handler([&](const Request&, Context&) { return Response::text(200, "ok"); }),
+                  .policies = limited});
+    gw->start();
+    Request flaky = test::post("/flaky");
+    flaky.headers.set("Idempotency-Key", "k-5xx");
+    EXPECT_EQ(call(*gw, flaky).status, 503);
+    Response replay = call(*gw, flaky);
+    EXPECT_EQ(replay.status, 503) << "the handler ran: its 5xx is saved and replayed (Stripe's rule)";
+    EXPECT_EQ(replay.headers.get("Idempotent-Replayed"), "true");
+    EXPECT_EQ(calls.load(), 1);
+
+    EXPECT_EQ(call(*gw, test::post("/limited")).status, 200) << "takes the only token";
+    Request refused = test::post("/limited");
+    refused.headers.set("Idempotency-Key", "k-429");
+    EXPECT_EQ(call(*gw, refused).status, 429);
+    Response again = call(*gw, refused);
+    EXPECT_EQ(again.status, 429);
+    EXPECT_FALSE(again.headers.contains("Idempotent-Replayed")) << "a refusal before the handler frees the key";
+}
+
 ANTE_CONFORMANCE_SUITE(AsyncDispatchConformance);
