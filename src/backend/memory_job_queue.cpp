@@ -150,12 +150,15 @@ asio::awaitable<bool> MemoryJobQueue::bury(const Lease& lease, std::string reaso
     std::lock_guard lock(mutex_);
     Entry* entry = held(lease);
     if (!entry) co_return false;
-    if (dead_.size() >= options_.dead_capacity) {
+    dead_bytes_ += entry->job.request.size();
+    dead_.push_back(DeadLetter{.job = entry->job, .reason = std::move(reason), .last_error = std::move(last_error),
+                               .dead_at = clock_->system_now()});
+    // Bounded in count and in bytes (as the live jobs are), oldest first.
+    while (dead_.size() > options_.dead_capacity || dead_bytes_ > options_.max_bytes) {
+        dead_bytes_ -= dead_.front().job.request.size();
         dead_.pop_front();
         ++dead_dropped_;
     }
-    dead_.push_back(DeadLetter{.job = entry->job, .reason = std::move(reason), .last_error = std::move(last_error),
-                               .dead_at = clock_->system_now()});
     --leased_count_;
     drop(lease.job.id);
     co_return true;
@@ -234,11 +237,13 @@ asio::awaitable<std::vector<Job>> MemoryJobQueue::redrive(DeadLetterSelector whi
     {
         std::lock_guard lock(mutex_);
         for (auto it = dead_.begin(); it != dead_.end() && redriven.size() < which.limit;) {
-            if (!selected(*it, which) || jobs_.size() >= options_.capacity || jobs_.contains(it->job.id)) {
+            if (!selected(*it, which) || jobs_.size() >= options_.capacity || jobs_.contains(it->job.id) ||
+                bytes_ + it->job.request.size() > options_.max_bytes) {
                 ++it;
                 continue;
             }
             Job job = std::move(it->job);
+            dead_bytes_ -= job.request.size();
             it = dead_.erase(it);
             job.attempt = 0;  // a new series of attempts; the history stays in the job's record
             bytes_ += job.request.size();
@@ -256,6 +261,7 @@ asio::awaitable<std::size_t> MemoryJobQueue::purge(DeadLetterSelector which) {
     std::size_t purged = 0;
     for (auto it = dead_.begin(); it != dead_.end();) {
         if (purged < which.limit && selected(*it, which)) {
+            dead_bytes_ -= it->job.request.size();
             it = dead_.erase(it);
             ++purged;
         } else {

@@ -17,6 +17,7 @@ namespace ante::test {
 /// The bounds a test asks of a backend.
 struct BackendLimits {
     std::size_t queue_capacity = 10'000;
+    std::size_t queue_bytes = std::size_t{256} << 20;  ///< of requests, live and dead apart
     std::size_t dead_capacity = 10'000;
     std::chrono::seconds retention{3600};
     std::size_t records = 100'000;

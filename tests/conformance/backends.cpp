@@ -11,7 +11,8 @@ std::vector<Backend> backends() {
         .make_queue =
             [](std::shared_ptr<const Clock> clock, BackendLimits limits) -> std::shared_ptr<JobQueue> {
             return std::make_shared<MemoryJobQueue>(
-                MemoryJobQueueOptions{.capacity = limits.queue_capacity, .dead_capacity = limits.dead_capacity},
+                MemoryJobQueueOptions{.capacity = limits.queue_capacity, .max_bytes = limits.queue_bytes,
+                                      .dead_capacity = limits.dead_capacity},
                 std::move(clock));
         },
         .make_store =

@@ -173,6 +173,18 @@ TEST_P(JobQueueConformance, TheDeadLettersAreBoundedOldestFirst) {
     EXPECT_EQ(q->stats().dead_dropped, 1u);
 }
 
+TEST_P(JobQueueConformance, TheDeadLettersAreBoundedInBytesToo) {
+    auto q = queue({.queue_bytes = 15});  // "payload" is 7 bytes: two fit
+    for (auto id : {"a", "b", "c"}) {
+        ASSERT_EQ(runner.wait(q->enqueue(job(id))), Errc::ok);
+        ASSERT_TRUE(runner.wait(q->bury(lease_now(*q), "r", "e")));
+    }
+    auto dead = runner.wait(q->dead_letters({}));
+    ASSERT_EQ(dead.size(), 2u);
+    EXPECT_EQ(dead[0].job.id, "b");
+    EXPECT_EQ(q->stats().dead_dropped, 1u);
+}
+
 TEST_P(JobQueueConformance, RemoveTakesOutAWaitingJobButNotALeasedOne) {
     auto q = queue();
     ASSERT_EQ(runner.wait(q->enqueue(job("a"))), Errc::ok);

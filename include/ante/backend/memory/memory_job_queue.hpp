@@ -16,7 +16,7 @@ namespace ante {
 
 struct MemoryJobQueueOptions {
     std::size_t capacity = 10'000;                     ///< jobs held (visible, delayed and leased)
-    std::size_t max_bytes = std::size_t{256} << 20;    ///< their requests' bytes
+    std::size_t max_bytes = std::size_t{256} << 20;    ///< their requests' bytes (and, apart, the dead letters')
     std::size_t dead_capacity = 10'000;                ///< dead letters kept; past it the oldest go
 };
 
@@ -79,6 +79,7 @@ private:
     std::size_t bytes_ = 0;
     std::uint64_t next_token_ = 1;
     std::deque<DeadLetter> dead_;    // oldest first
+    std::size_t dead_bytes_ = 0;     // of the dead letters' requests, bounded by max_bytes too
     std::uint64_t lapsed_ = 0;
     std::uint64_t dead_dropped_ = 0;
     std::deque<Waiting> waiters_;
