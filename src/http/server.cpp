@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -76,6 +77,23 @@ bhttp::response<bhttp::string_body> to_message(Response&& response, unsigned ver
 // How far past the header limit a connection's read buffer may reach (pipelined requests, a
 // chunk header): a line longer than that is refused instead of buffered without end.
 constexpr std::size_t read_ahead_bytes = 64 * 1024;
+
+// Closing with unread input makes the kernel send a reset, which can destroy the error answer
+// before the client reads it. Like nginx's lingering close: stop sending, then read and drop
+// what the client still sends, for a short, bounded while.
+asio::awaitable<void> linger(beast::tcp_stream& stream) {
+    constexpr std::size_t linger_bytes = std::size_t{1} << 20;
+    error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    stream.expires_after(std::chrono::milliseconds(500));
+    std::array<char, 8192> sink;
+    for (std::size_t dropped = 0; dropped < linger_bytes;) {
+        auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+        if (read_ec) break;
+        dropped += n;
+    }
+}
 
 // The answer to a request that could not be read; nothing for a peer that went away.
 std::optional<Response> answer_read_error(const error_code& ec, const std::string& correlation_id) {
@@ -247,6 +265,7 @@ asio::awaitable<void> Server::State::serve_requests(Connection& connection) {
                 message.set("X-Request-Id", id);
                 message.keep_alive(false);
                 co_await bhttp::async_write(stream, message, use_tuple);
+                co_await linger(stream);
                 if (options.access_log) spdlog::info("[{}] {} - 400 ({})", id, conn->remote, *refusal);
                 break;
             }
@@ -273,6 +292,7 @@ asio::awaitable<void> Server::State::serve_requests(Connection& connection) {
                 message.keep_alive(false);
                 stream.expires_after(options.idle_timeout);
                 co_await bhttp::async_write(stream, message, use_tuple);
+                co_await linger(stream);
                 if (options.access_log)
                     spdlog::info("[{}] {} - {} ({})", id, conn->remote, message.result_int(), ec.message());
             }
