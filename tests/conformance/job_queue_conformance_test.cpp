@@ -161,28 +161,21 @@ TEST_P(JobQueueConformance, BuriedJobsCanBeListedRedrivenAndPurged) {
     EXPECT_EQ(q->stats().dead, 0u);
 }
 
-TEST_P(JobQueueConformance, TheDeadLettersAreBoundedOldestFirst) {
-    auto q = queue({.dead_capacity = 2});
-    for (auto id : {"a", "b", "c"}) {
-        ASSERT_EQ(runner.wait(q->enqueue(job(id))), Errc::ok);
-        ASSERT_TRUE(runner.wait(q->bury(lease_now(*q), "r", "e")));
+TEST_P(JobQueueConformance, TheDeadLettersAreBoundedInCountAndInBytesOldestFirst) {
+    // Each bound alone allows two of three buried jobs; the oldest goes.
+    const test::BackendLimits by_count{.dead_capacity = 2};
+    const test::BackendLimits by_bytes{.queue_bytes = 15};  // "payload" is 7 bytes: two fit
+    for (const auto& limits : {by_count, by_bytes}) {
+        auto q = queue(limits);
+        for (auto id : {"a", "b", "c"}) {
+            ASSERT_EQ(runner.wait(q->enqueue(job(id))), Errc::ok);
+            ASSERT_TRUE(runner.wait(q->bury(lease_now(*q), "r", "e")));
+        }
+        auto dead = runner.wait(q->dead_letters({}));
+        ASSERT_EQ(dead.size(), 2u);
+        EXPECT_EQ(dead[0].job.id, "b");
+        EXPECT_EQ(q->stats().dead_dropped, 1u);
     }
-    auto dead = runner.wait(q->dead_letters({}));
-    ASSERT_EQ(dead.size(), 2u);
-    EXPECT_EQ(dead[0].job.id, "b");
-    EXPECT_EQ(q->stats().dead_dropped, 1u);
-}
-
-TEST_P(JobQueueConformance, TheDeadLettersAreBoundedInBytesToo) {
-    auto q = queue({.queue_bytes = 15});  // "payload" is 7 bytes: two fit
-    for (auto id : {"a", "b", "c"}) {
-        ASSERT_EQ(runner.wait(q->enqueue(job(id))), Errc::ok);
-        ASSERT_TRUE(runner.wait(q->bury(lease_now(*q), "r", "e")));
-    }
-    auto dead = runner.wait(q->dead_letters({}));
-    ASSERT_EQ(dead.size(), 2u);
-    EXPECT_EQ(dead[0].job.id, "b");
-    EXPECT_EQ(q->stats().dead_dropped, 1u);
 }
 
 TEST_P(JobQueueConformance, RemoveTakesOutAWaitingJobButNotALeasedOne) {
