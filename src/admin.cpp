@@ -92,6 +92,43 @@ Handler chosen_dead_letters(AsyncDispatcher& jobs, DeadLetterOperation operation
     });
 }
 
+nlohmann::json route_report_json(const AsyncRouteReport& r) {
+    return {{"route", r.route},
+            {"ready", r.backlog.ready},
+            {"delayed", r.backlog.delayed},
+            {"leased", r.backlog.leased},
+            {"dead_lettered_now", r.backlog.dead},
+            {"lag_ms", r.lag.count()},
+            {"redelivered", r.redelivered},
+            {"completed", {{"succeeded", r.succeeded},
+                           {"failed", r.failed},
+                           {"dead_lettered", r.dead_lettered},
+                           {"expired", r.expired},
+                           {"cancelled", r.cancelled}}}};
+}
+
+nlohmann::json workers_json(const AsyncDispatcher& jobs) {
+    const WorkerScaling& s = jobs.options().scaling;
+    return {{"workers", jobs.workers()},
+            {"scaling", {{"enabled", s.enabled},
+                         {"min", s.min},
+                         {"max", s.max},
+                         {"backlog_per_worker", s.backlog_per_worker},
+                         {"scale_down_after_ms", s.scale_down_after.count()}}}};
+}
+
+// PUT /async/workers with {"workers": N}.
+Response set_workers(AsyncDispatcher& jobs, const Request& request, const Context& ctx) {
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (!body.is_object() || !body.contains("workers") || !body["workers"].is_number_unsigned() ||
+        body["workers"].get<std::uint64_t>() > kMaxWorkers)
+        return problem(Errc::bad_request,
+                       "the body must be {\"workers\": N} with N from 0 to " + std::to_string(kMaxWorkers),
+                       ctx.correlation_id);
+    jobs.set_workers(body["workers"].get<std::size_t>());
+    return Response::json(200, workers_json(jobs));
+}
+
 }  // namespace
 
 std::string query_param(std::string_view query, std::string_view name) {
@@ -125,6 +162,16 @@ void add_admin_routes(Gateway& admin, Gateway& served) {
                     auto dead = co_await jobs.dead_letters(std::move(one));
                     if (dead.empty()) co_return not_dead(ctx);
                     co_return Response::json(200, dead_letter_json(dead.front()));
+                }));
+    admin.route("GET", "/async/routes", inline_handler([&jobs](const Request&, Context&) {
+                    nlohmann::json routes = nlohmann::json::array();
+                    for (const auto& r : jobs.route_reports()) routes.push_back(route_report_json(r));
+                    return Response::json(200, {{"routes", std::move(routes)}});
+                }));
+    admin.route("GET", "/async/workers",
+                inline_handler([&jobs](const Request&, Context&) { return Response::json(200, workers_json(jobs)); }));
+    admin.route("PUT", "/async/workers", inline_handler([&jobs](const Request& request, Context& ctx) {
+                    return set_workers(jobs, request, ctx);
                 }));
     admin.route("POST", "/dead-letters/{id}/redrive", one_dead_letter(jobs, &AsyncDispatcher::redrive, "redriven"));
     admin.route("POST", "/dead-letters/redrive", chosen_dead_letters(jobs, &AsyncDispatcher::redrive, "redriven"));

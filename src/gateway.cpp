@@ -3,6 +3,7 @@
 #include <ante/core/correlation_id.hpp>
 #include <ante/core/problem.hpp>
 #include <ante/gateway.hpp>
+#include <ante/http/webhook_sender.hpp>
 
 #include <algorithm>
 #include <stdexcept>
@@ -39,12 +40,24 @@ const GatewayOptions& default_options() {
 Gateway::Gateway(asio::any_io_executor executor, GatewayOptions options)
     : executor_(executor),
       clock_(options.clock),
+      webhook_route_(make_webhook_route(executor, options.async.webhooks)),
       sync_(options.sync),
       async_(executor, options.async, queue_or_default(options), store_or_default(options),
              [this](std::string_view name, std::string_view path, PathParams& params) {
                  return find_async_route(name, path, params);
              },
-             options.clock) {}
+             options.clock) {
+    if (options.async.webhooks.enabled()) async_.track_route(kWebhookRoute);
+}
+
+Route Gateway::make_webhook_route(asio::any_io_executor executor, const WebhookOptions& options) {
+    if (options.enabled() && options.secret.empty())
+        throw std::invalid_argument("webhooks: a secret is needed to sign deliveries");
+    return Route{.name = std::string(kWebhookRoute), .method = "POST", .pattern = "/",
+                 .handler = http::webhook_sender(std::move(executor), options), .dispatch = Dispatch::async,
+                 .timeout = options.timeout, .policies = {}, .admission = {},
+                 .redelivery = std::make_shared<RetryOptions>(options.delivery)};
+}
 
 // Copied from one static rather than a temporary: GCC 12 misreports a temporary's strings
 // as maybe-uninitialized at -O2.
@@ -64,7 +77,10 @@ Gateway& Gateway::add(Route route) {
                                     "not with a retry policy around each attempt");
     if (!async && (route.admission || route.redelivery))
         throw std::invalid_argument("route '" + route.name + "': admission and redelivery are for async routes");
-    if (route.dispatch == Dispatch::async) add_job_routes();
+    if (async) {
+        add_job_routes();
+        async_.track_route(route.name);
+    }
     router_.add(route.method, route.pattern);
     routes_.push_back(std::move(route));
     return *this;
@@ -87,6 +103,11 @@ void Gateway::add_job_routes() {
               .handler = awaitable_handler([this](Request, Context ctx) -> asio::awaitable<Response> {
                   co_return co_await async_.result(std::string(ctx.param("id")), ctx.correlation_id);
               })});
+    add(Route{.name = "ante.job_events", .method = "GET", .pattern = base + "/{id}/events",
+              .handler = awaitable_handler([this](Request request, Context ctx) -> asio::awaitable<Response> {
+                  std::string last{request.headers.get("Last-Event-ID").value_or("")};
+                  co_return co_await async_.events(std::string(ctx.param("id")), std::move(last), ctx.correlation_id);
+              })});
     add(Route{.name = "ante.job_cancel", .method = "DELETE", .pattern = base + "/{id}",
               .handler = awaitable_handler([this](Request, Context ctx) -> asio::awaitable<Response> {
                   co_return co_await async_.cancel(std::string(ctx.param("id")), ctx.correlation_id);
@@ -100,6 +121,7 @@ void Gateway::start() {
 }
 
 const Route* Gateway::find_async_route(std::string_view name, std::string_view path, PathParams& params) const {
+    if (name == kWebhookRoute) return async_.options().webhooks.enabled() ? &webhook_route_ : nullptr;
     for (const Route& r : routes_) {
         if (r.name != name || r.dispatch != Dispatch::async) continue;
         return PathPattern{r.pattern}.match(path, params) ? &r : nullptr;

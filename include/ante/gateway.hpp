@@ -90,6 +90,7 @@ private:
     static Response internal_error_response();
     const Route* find_async_route(std::string_view name, std::string_view path, PathParams& params) const;
     void add_job_routes();
+    static Route make_webhook_route(boost::asio::any_io_executor executor, const WebhookOptions& options);
     boost::asio::awaitable<Response> dispatch_sync(const Route& route, Request& request, Context& ctx);
     boost::asio::awaitable<Response> dispatch_with_policies(const Route& route, Request& request, Context& ctx);
     boost::asio::awaitable<Response> submit_after_admission(const Route& route, Request& request, Context& ctx);
@@ -98,6 +99,7 @@ private:
     std::shared_ptr<const Clock> clock_;
     Router router_;
     std::deque<Route> routes_;  // index-aligned with router_; a deque keeps addresses stable
+    Route webhook_route_;       // delivers webhooks; reached by the workers only, never by a path
     SyncDispatcher sync_;
     AsyncDispatcher async_;
     bool job_routes_added_ = false;

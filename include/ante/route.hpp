@@ -43,6 +43,9 @@ struct Route {
     std::chrono::milliseconds job_ttl{0};
     /// How the route treats `Idempotency-Key` (honoured by default when sent).
     IdempotencyOptions idempotency;
+    /// Async routes: a finished job's status document carries its result (200) instead of
+    /// answering 303 See Other to `{jobs_path}/{id}/result`; for small results.
+    bool inline_result = false;
 };
 
 }  // namespace ante

@@ -318,4 +318,22 @@ QueueStats MemoryJobQueue::stats() const {
     return s;
 }
 
+std::map<std::string, RouteBacklog> MemoryJobQueue::backlog() const {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, RouteBacklog> routes;
+    for (const auto& [id, entry] : jobs_) {
+        RouteBacklog& b = routes[entry.job.route];
+        switch (entry.state) {
+            case State::ready:
+                ++b.ready;
+                if (!b.oldest_ready || entry.job.enqueued_at < *b.oldest_ready) b.oldest_ready = entry.job.enqueued_at;
+                break;
+            case State::delayed: ++b.delayed; break;
+            case State::leased: ++b.leased; break;
+        }
+    }
+    for (const auto& dead : dead_) ++routes[dead.job.route].dead;
+    return routes;
+}
+
 }  // namespace ante

@@ -40,7 +40,8 @@ AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcher
       store_(std::move(store)),
       resolve_(std::move(resolve)),
       clock_(std::move(clock)),
-      blocking_pool_(options_.workers) {}
+      blocking_pool_(std::max<std::size_t>(1, std::max(options_.workers,
+                                                       options_.scaling.enabled ? options_.scaling.max : 0))) {}
 
 AsyncDispatcher::~AsyncDispatcher() {
     closing_ = true;
@@ -106,7 +107,16 @@ asio::awaitable<std::optional<Response>> AsyncDispatcher::replay_submit(const Ro
     }
 }
 
+std::optional<Response> AsyncDispatcher::refuse_callback(const Request& request, const Context& ctx) const {
+    const auto url = request.headers.get(options_.webhooks.header);
+    if (!url) return std::nullopt;
+    if (std::string why = callback_refusal(options_.webhooks, *url); !why.empty())
+        return problem(Errc::bad_request, options_.webhooks.header + ": " + why, ctx.correlation_id);
+    return std::nullopt;
+}
+
 asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request request, Context ctx) {
+    if (auto refused = refuse_callback(request, ctx)) co_return std::move(*refused);
     std::string scope;
     std::uint64_t token = 0;
     if (auto answered = co_await replay_submit(route, request, ctx, scope, token)) co_return std::move(*answered);
@@ -115,8 +125,10 @@ asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request re
     Job job{.id = generate_id(), .route = route.name, .correlation_id = ctx.correlation_id,
             .request = serialize(request), .attempt = 0, .enqueued_at = now};
     if (route.job_ttl > milliseconds::zero()) job.expires_at = now + route.job_ttl;
-    JobRecord record{.id = job.id, .route = route.name, .status = JobStatus::queued, .attempts = 0,
-                     .created = now, .updated = now};
+    JobRecord record{.id = job.id, .route = route.name, .correlation_id = ctx.correlation_id,
+                     .status = JobStatus::queued, .attempts = 0, .created = now, .updated = now};
+    record.inline_result = route.inline_result;
+    record.callback_url = std::string(request.headers.get(options_.webhooks.header).value_or(""));
     const std::string id = job.id;
     Errc refused = co_await store_->create(std::move(record));
     if (refused == Errc::ok) {
@@ -135,11 +147,45 @@ asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request re
     co_return accepted(id, false);
 }
 
+asio::awaitable<void> AsyncDispatcher::after_write(const JobRecord& record) {
+    watch_.notify(record.id);
+    if (is_final(record.status) && !record.callback_url.empty()) co_await send_webhook(record);
+}
+
+asio::awaitable<void> AsyncDispatcher::send_webhook(const JobRecord& record) {
+    // A delivery is a job of the webhook route: retried with backoff, dead-lettered with its
+    // reason, and its own status at {jobs_path}/{delivery id}.
+    const SystemTime now = clock_->system_now();
+    Request delivery;
+    delivery.method = "POST";
+    delivery.target = record.callback_url;
+    delivery.body = status_document(record, options_.jobs_path).dump();
+    delivery.headers.set("Content-Type", "application/json");
+    delivery.headers.set("X-Request-Id", record.correlation_id);
+    const std::string id = generate_id();
+    delivery.headers.set(kWebhookId, id);
+    Job job{.id = id, .route = std::string(kWebhookRoute), .correlation_id = record.correlation_id,
+            .request = serialize(delivery), .attempt = 0, .enqueued_at = now};
+    JobRecord delivery_record{.id = id, .route = std::string(kWebhookRoute), .correlation_id = record.correlation_id,
+                              .status = JobStatus::queued, .attempts = 0, .created = now, .updated = now};
+    delivery_record.note(now, "delivers the final status of job " + record.id);
+    Errc refused = co_await store_->create(std::move(delivery_record));
+    if (refused == Errc::ok) {
+        refused = co_await queue_->enqueue(std::move(job));
+        if (refused != Errc::ok) co_await store_->erase(id);
+    }
+    if (refused != Errc::ok) {
+        webhooks_refused_.fetch_add(1, std::memory_order_relaxed);
+        spdlog::error("[{}] job {}: its webhook to {} was not queued: {}", record.correlation_id, record.id,
+                      record.callback_url, title(refused));
+    }
+}
+
 asio::awaitable<Response> AsyncDispatcher::status(std::string id, std::string correlation_id) {
     auto record = co_await store_->get(id);
     if (!record) co_return problem(Errc::not_found, "no job with this id (or its retention passed)", correlation_id);
     Response r = Response::json(200, status_document(*record, options_.jobs_path));
-    if (record->result && is_final(record->status)) {
+    if (record->result && is_final(record->status) && !record->inline_result) {
         // 303, not 302: a client must fetch the result with GET, never replay its POST.
         r.status = 303;
         r.headers.set("Location", options_.jobs_path + "/" + id + "/result");
@@ -179,8 +225,10 @@ asio::awaitable<Response> AsyncDispatcher::cancel(std::string id, std::string co
         record->updated = clock_->system_now();
         JobRecord written = *record;
         if (!co_await store_->compare_and_set(std::move(*record))) continue;  // it moved on: look again
+        ++written.version;
+        co_await after_write(written);
         if (was_queued) {
-            cancelled_.fetch_add(1, std::memory_order_relaxed);
+            count(written.route, JobStatus::cancelled);
             co_await queue_->remove(id);  // best effort: a worker that leases it finds it cancelled
             co_return Response::json(200, status_document(written, options_.jobs_path));
         }
@@ -214,7 +262,12 @@ asio::awaitable<std::size_t> AsyncDispatcher::redrive(DeadLetterSelector which) 
             record->result.reset();
             record->updated = clock_->system_now();
             record->note(record->updated, "redriven from the dead letters: a new series of attempts");
-            if (co_await store_->compare_and_set(std::move(*record))) break;
+            JobRecord proposed = *record;
+            if (co_await store_->compare_and_set(std::move(proposed))) {
+                ++record->version;
+                co_await after_write(*record);
+                break;
+            }
         }
         DeadLetterSelector one{.id = dead.job.id, .route = {}, .limit = 1};
         auto jobs = co_await queue_->redrive(std::move(one));
@@ -267,30 +320,88 @@ asio::awaitable<void> AsyncDispatcher::shutdown(std::chrono::milliseconds grace)
                      left, grace.count());
 }
 
+AsyncDispatcher::RouteCounters& AsyncDispatcher::counters_of(std::string_view route) {
+    std::lock_guard lock(route_counters_mutex_);
+    auto it = route_counters_.find(route);
+    if (it == route_counters_.end())
+        it = route_counters_.emplace(std::string(route), std::make_unique<RouteCounters>()).first;
+    return *it->second;
+}
+
+void AsyncDispatcher::count(std::string_view route, JobStatus outcome) {
+    RouteCounters& c = counters_of(route);
+    auto* counter = [&]() -> std::atomic<std::uint64_t>* {
+        switch (outcome) {
+            case JobStatus::succeeded: return &c.succeeded;
+            case JobStatus::failed: return &c.failed;
+            case JobStatus::dead_lettered: return &c.dead_lettered;
+            case JobStatus::expired: return &c.expired;
+            case JobStatus::cancelled: return &c.cancelled;
+            case JobStatus::queued: return &c.redelivered;  // back in the queue for another attempt
+            case JobStatus::running: return nullptr;
+        }
+        return nullptr;
+    }();
+    if (counter) counter->fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<AsyncRouteReport> AsyncDispatcher::route_reports() const {
+    std::map<std::string, AsyncRouteReport, std::less<>> reports;
+    const SystemTime now = clock_->system_now();
+    for (auto& [name, backlog] : queue_->backlog()) {
+        AsyncRouteReport& r = reports[name];
+        r.backlog = backlog;
+        if (backlog.oldest_ready && *backlog.oldest_ready < now)
+            r.lag = std::chrono::duration_cast<milliseconds>(now - *backlog.oldest_ready);
+    }
+    {
+        std::lock_guard lock(route_counters_mutex_);
+        for (const auto& [name, c] : route_counters_) {
+            AsyncRouteReport& r = reports[name];
+            r.redelivered = c->redelivered.load(std::memory_order_relaxed);
+            r.succeeded = c->succeeded.load(std::memory_order_relaxed);
+            r.failed = c->failed.load(std::memory_order_relaxed);
+            r.dead_lettered = c->dead_lettered.load(std::memory_order_relaxed);
+            r.expired = c->expired.load(std::memory_order_relaxed);
+            r.cancelled = c->cancelled.load(std::memory_order_relaxed);
+        }
+    }
+    std::vector<AsyncRouteReport> out;
+    out.reserve(reports.size());
+    for (auto& [name, r] : reports) {
+        r.route = name;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 AsyncDispatcher::Stats AsyncDispatcher::stats() const noexcept {
     const QueueStats q = queue_->stats();
-    std::size_t running = 0;
-    {
-        std::lock_guard lock(running_mutex_);
-        running = running_.size();
-    }
-    return Stats{
+    Stats s{
         .submitted = submitted_.load(std::memory_order_relaxed),
         .rejected = rejected_.load(std::memory_order_relaxed),
         .replayed = replayed_.load(std::memory_order_relaxed),
-        .succeeded = succeeded_.load(std::memory_order_relaxed),
-        .failed = failed_.load(std::memory_order_relaxed),
-        .dead_lettered = dead_lettered_.load(std::memory_order_relaxed),
-        .expired = expired_.load(std::memory_order_relaxed),
-        .cancelled = cancelled_.load(std::memory_order_relaxed),
         .stale_results = stale_results_.load(std::memory_order_relaxed),
         .queued = q.ready,
-        .running = running,
         .timeouts = counters_.timeouts.load(std::memory_order_relaxed),
         .handler_exceptions = counters_.handler_exceptions.load(std::memory_order_relaxed),
-        .redelivered = redelivered_.load(std::memory_order_relaxed),
         .delayed = q.delayed,
+        .webhooks_refused = webhooks_refused_.load(std::memory_order_relaxed),
     };
+    {
+        std::lock_guard lock(running_mutex_);
+        s.running = running_.size();
+    }
+    std::lock_guard lock(route_counters_mutex_);
+    for (const auto& [name, c] : route_counters_) {
+        s.succeeded += c->succeeded.load(std::memory_order_relaxed);
+        s.failed += c->failed.load(std::memory_order_relaxed);
+        s.dead_lettered += c->dead_lettered.load(std::memory_order_relaxed);
+        s.expired += c->expired.load(std::memory_order_relaxed);
+        s.cancelled += c->cancelled.load(std::memory_order_relaxed);
+        s.redelivered += c->redelivered.load(std::memory_order_relaxed);
+    }
+    return s;
 }
 
 }  // namespace ante

@@ -45,22 +45,75 @@ std::string attempt_error(int attempt, const std::string& error) {
 }  // namespace
 
 void AsyncDispatcher::start() {
-    for (std::size_t i = 0; i < options_.workers; ++i) {
-        live_workers_.fetch_add(1);
-        asio::co_spawn(asio::make_strand(executor_), work(), asio::detached);
-    }
+    const auto& scaling = options_.scaling;
+    set_workers(scaling.enabled ? std::clamp(options_.workers, scaling.min, scaling.max) : options_.workers);
     scanning_ = true;
     scan_timer_ = std::make_shared<asio::steady_timer>(asio::make_strand(executor_));
     asio::co_spawn(scan_timer_->get_executor(), scan_due(), asio::detached);
 }
 
+std::size_t AsyncDispatcher::set_workers(std::size_t count) {
+    count = std::min(count, kMaxWorkers);
+    std::lock_guard lock(scaling_mutex_);
+    const std::size_t before = target_workers_.exchange(count);
+    // Workers past a lower count are still live until they notice; only the shortfall is new.
+    if (const std::size_t live = live_workers_.load(); count > live && !stop_leasing_.load()) spawn_workers(count - live);
+    if (before != count) spdlog::info("async dispatcher: {} worker(s), was {}", count, before);
+    return count;
+}
+
+void AsyncDispatcher::spawn_workers(std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        live_workers_.fetch_add(1);
+        asio::co_spawn(asio::make_strand(executor_), work(), asio::detached);
+    }
+}
+
+bool AsyncDispatcher::retire_worker() {
+    std::size_t live = live_workers_.load();
+    while (live > target_workers_.load())
+        if (live_workers_.compare_exchange_weak(live, live - 1)) return true;
+    return false;
+}
+
+void AsyncDispatcher::autoscale() {
+    const WorkerScaling& s = options_.scaling;
+    std::size_t running = 0;
+    {
+        std::lock_guard lock(running_mutex_);
+        running = running_.size();
+    }
+    const std::size_t per_worker = std::max<std::size_t>(1, s.backlog_per_worker);
+    const std::size_t waiting = queue_->stats().ready;
+    const std::size_t wanted = std::clamp(running + (waiting + per_worker - 1) / per_worker, s.min, s.max);
+    const std::size_t current = workers();
+    if (wanted >= current) {  // up at once; a backlog back at the current count ends the window
+        lower_since_.reset();
+        if (wanted > current) set_workers(wanted);
+        return;
+    }
+    const SteadyTime now = clock_->steady_now();
+    if (!lower_since_) {
+        lower_since_ = now;
+        wanted_in_window_ = wanted;
+        return;
+    }
+    wanted_in_window_ = std::max(wanted_in_window_, wanted);
+    if (now - *lower_since_ >= s.scale_down_after) {
+        set_workers(wanted_in_window_);
+        lower_since_.reset();
+    }
+}
+
 asio::awaitable<void> AsyncDispatcher::work() {
     while (!stop_leasing_.load()) {
+        if (retire_worker()) co_return;  // counted out already: touch nothing after this
         auto lease = co_await queue_->lease(options_.visibility);
         if (!lease) break;
-        if (stop_leasing_.load()) {  // the grace is over: hand it back unrun
+        // The grace is over, or this worker is past the wanted count: hand the job back unrun.
+        if (stop_leasing_.load() || live_workers_.load() > target_workers_.load()) {
             co_await queue_->release(*lease, milliseconds::zero(), true);
-            break;
+            continue;
         }
         try {
             co_await run(std::move(*lease));
@@ -75,6 +128,7 @@ asio::awaitable<void> AsyncDispatcher::scan_due() {
     const auto timer = scan_timer_;
     while (!closing_.load()) {
         co_await queue_->promote_due();
+        if (options_.scaling.enabled) autoscale();
         auto wait = options_.poll_interval;
         if (auto due = queue_->next_due()) {
             auto until = std::chrono::duration_cast<milliseconds>(*due - clock_->system_now());
@@ -102,7 +156,12 @@ asio::awaitable<bool> AsyncDispatcher::write_record(const Lease& lease, const st
         if (!record || is_final(record->status) || record->attempts > lease.job.attempt) co_return false;
         change(*record);
         record->updated = clock_->system_now();
-        if (co_await store_->compare_and_set(std::move(*record))) co_return true;
+        JobRecord proposed = *record;
+        if (co_await store_->compare_and_set(std::move(proposed))) {
+            ++record->version;
+            co_await after_write(*record);
+            co_return true;
+        }
     }
     co_return false;
 }
@@ -120,7 +179,7 @@ asio::awaitable<void> AsyncDispatcher::bury(Lease& lease, std::string reason, st
         stale_results_.fetch_add(1, std::memory_order_relaxed);
         co_return;
     }
-    dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+    count(lease.job.route, JobStatus::dead_lettered);
     spdlog::warn("[{}] job {} on route '{}' dead-lettered after {} attempt(s): {}{}", lease.job.correlation_id,
                  lease.job.id, lease.job.route, lease.job.attempt, reason, error.empty() ? "" : ": " + error);
     co_await queue_->bury(lease, std::move(reason), std::move(error));
@@ -140,7 +199,7 @@ asio::awaitable<void> AsyncDispatcher::run(Lease lease) {
                 r.error = "its time to live passed before it could run";
                 r.note(clock_->system_now(), r.error);
             }))
-            expired_.fetch_add(1, std::memory_order_relaxed);
+            count(job.route, JobStatus::expired);
         co_await queue_->ack(lease);
         co_return;
     }
@@ -205,7 +264,7 @@ asio::awaitable<void> AsyncDispatcher::run(Lease lease) {
                     r.status = JobStatus::cancelled;
                     r.note(clock_->system_now(), "cancelled during attempt " + std::to_string(job.attempt));
                 }))
-                cancelled_.fetch_add(1, std::memory_order_relaxed);
+                count(job.route, JobStatus::cancelled);
             co_await queue_->ack(lease);
             break;
         case Interrupt::handed_back:
@@ -274,7 +333,7 @@ asio::awaitable<void> AsyncDispatcher::finish_attempt(Lease& lease, const Route&
             stale_results_.fetch_add(1, std::memory_order_relaxed);
             co_return;
         }
-        redelivered_.fetch_add(1, std::memory_order_relaxed);
+        count(job.route, JobStatus::queued);
         spdlog::info("[{}] job {} on route '{}': attempt {} failed ({}), next in {} ms", job.correlation_id, job.id,
                      job.route, job.attempt, response.status, wait.count());
         co_await queue_->release(lease, wait);
@@ -297,7 +356,7 @@ asio::awaitable<void> AsyncDispatcher::finish_attempt(Lease& lease, const Route&
                      job.correlation_id, job.id, job.attempt);
         co_return;
     }
-    (ok ? succeeded_ : failed_).fetch_add(1, std::memory_order_relaxed);
+    count(job.route, status);
     spdlog::info("[{}] job {} on route '{}' {} after {} attempt(s){}", job.correlation_id, job.id, job.route,
                  to_string(status), job.attempt, error.empty() ? "" : ": " + error);
     co_await queue_->ack(lease);

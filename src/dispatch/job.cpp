@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <openssl/evp.h>
+
 #include <ctime>
 #include <stdexcept>
 
@@ -26,7 +28,7 @@ bool is_final(JobStatus status) noexcept {
 
 std::size_t JobRecord::byte_estimate() const noexcept {
     constexpr std::size_t fixed = sizeof(JobRecord) + 64;  // the record plus map-node overhead
-    std::size_t bytes = fixed + id.size() + route.size() + error.size();
+    std::size_t bytes = fixed + id.size() + route.size() + correlation_id.size() + error.size() + callback_url.size();
     for (const auto& line : history) bytes += sizeof(std::string) + line.size();
     if (result) {
         bytes += sizeof(Response) + result->body.size();
@@ -38,6 +40,14 @@ std::size_t JobRecord::byte_estimate() const noexcept {
 void JobRecord::note(SystemTime at, std::string_view what) {
     if (history.size() >= history_limit) history.erase(history.begin());
     history.push_back(format_time(at) + " " + std::string(what));
+}
+
+std::string base64(std::string_view bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
 }
 
 std::string format_time(SystemTime time) {
@@ -56,6 +66,7 @@ nlohmann::json status_document(const JobRecord& record, std::string_view jobs_pa
     nlohmann::json doc{
         {"id", record.id},
         {"route", record.route},
+        {"correlation_id", record.correlation_id},
         {"status", to_string(record.status)},
         {"attempts", record.attempts},
         {"created", format_time(record.created)},
@@ -66,6 +77,30 @@ nlohmann::json status_document(const JobRecord& record, std::string_view jobs_pa
     if (record.cancel_requested && !is_final(record.status)) doc["cancel_requested"] = true;
     if (!record.history.empty()) doc["history"] = record.history;
     if (record.result) doc["result_url"] = std::string(jobs_path) + "/" + record.id + "/result";
+    if (record.result && record.inline_result) doc["result"] = response_document(*record.result);
+    if (!record.callback_url.empty()) doc["callback_url"] = record.callback_url;
+    return doc;
+}
+
+nlohmann::json response_document(const Response& response) {
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& [name, value] : response.headers) headers[name] = value;  // a repeated field keeps its last value
+    nlohmann::json doc{{"status", response.status}, {"headers", std::move(headers)}};
+    const auto type = response.headers.get("Content-Type").value_or("");
+    if (type.starts_with("application/json") || type.ends_with("+json")) {
+        auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+        if (!parsed.is_discarded()) {
+            doc["body"] = std::move(parsed);
+            return doc;
+        }
+    }
+    try {
+        nlohmann::json text = response.body;
+        (void)text.dump();  // throws on invalid UTF-8
+        doc["body"] = std::move(text);
+    } catch (const nlohmann::json::type_error&) {
+        doc["body_base64"] = base64(response.body);
+    }
     return doc;
 }
 

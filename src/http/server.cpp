@@ -1,5 +1,6 @@
 #include "message.hpp"
 
+#include <ante/core/body_stream.hpp>
 #include <ante/core/correlation_id.hpp>
 #include <ante/core/problem.hpp>
 #include <ante/http/server.hpp>
@@ -72,6 +73,42 @@ bhttp::response<bhttp::string_body> to_message(Response&& response, unsigned ver
     message.body() = std::move(response.body);
     message.prepare_payload();
     return message;
+}
+
+// Sends a streamed body (an event stream) piece by piece: chunked on HTTP/1.1, until the
+// connection closes on HTTP/1.0. Ends early when the server starts draining.
+asio::awaitable<error_code> write_stream(beast::tcp_stream& stream, Response response, unsigned version, bool head,
+                                         bool keep_alive, const std::atomic<bool>& draining,
+                                         std::chrono::milliseconds write_timeout) {
+    bhttp::response<bhttp::empty_body> header{static_cast<bhttp::status>(response.status), version};
+    detail::copy_end_to_end(response.headers, header.base());
+    header.erase(bhttp::field::content_length);
+    const bool chunked = version >= 11;
+    header.chunked(chunked);
+    header.keep_alive(keep_alive && chunked);
+    bhttp::response_serializer<bhttp::empty_body> serializer{header};
+    stream.expires_after(write_timeout);
+    auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, use_tuple);
+    if (ec || head) co_return ec;
+    const std::shared_ptr<BodyStream> body = std::move(response.stream);
+    while (!draining) {
+        std::optional<std::string> piece = co_await body->next();
+        if (!piece) break;
+        if (piece->empty()) continue;
+        stream.expires_after(write_timeout);
+        error_code wec;
+        if (chunked) {
+            auto [e, w] = co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(*piece)), use_tuple);
+            wec = e;
+        } else {
+            auto [e, w] = co_await asio::async_write(stream, asio::buffer(*piece), use_tuple);
+            wec = e;
+        }
+        if (wec) co_return wec;
+    }
+    if (!chunked) co_return error_code{};
+    auto [lec, ln] = co_await asio::async_write(stream, bhttp::make_chunk_last(), use_tuple);
+    co_return lec;
 }
 
 // How far past the header limit a connection's read buffer may reach (pipelined requests, a
@@ -306,6 +343,19 @@ asio::awaitable<void> Server::State::serve_requests(Connection& connection) {
         const auto started = std::chrono::steady_clock::now();
         Response response = co_await gateway.dispatch(to_request(std::move(incoming), conn->remote));
         const std::string id{response.headers.get("X-Request-Id").value_or("-")};
+        if (response.stream) {
+            const int status = response.status;
+            keep_alive = keep_alive && !draining && version >= 11;
+            const error_code sec = co_await write_stream(stream, std::move(response), version, head, keep_alive,
+                                                         draining, options.idle_timeout);
+            if (options.access_log) {
+                const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - started;
+                spdlog::info("[{}] {} \"{} {}\" {} streamed {:.2f} ms", id, conn->remote, method, target, status,
+                             took.count());
+            }
+            if (sec || !keep_alive || draining) break;
+            continue;
+        }
         auto message = to_message(std::move(response), version);
         message.keep_alive(keep_alive && !draining);
         keep_alive = message.keep_alive();

@@ -215,6 +215,43 @@ TEST_P(JobQueueConformance, OldestReadyJobGivesTheLag) {
     EXPECT_EQ(clock->system_now() - *q->stats().oldest_ready, 0s);
 }
 
+TEST_P(JobQueueConformance, BacklogCountsEachRoutesJobsByStateWithItsOwnLag) {
+    auto q = queue();
+    auto stamped = [&](std::string id, std::string route) {
+        Job j = job(std::move(id), std::move(route));
+        j.enqueued_at = clock->system_now();
+        return j;
+    };
+    ASSERT_EQ(runner.wait(q->enqueue(stamped("a1", "a"))), Errc::ok);
+    clock->advance(2s);
+    ASSERT_EQ(runner.wait(q->enqueue(stamped("a2", "a"))), Errc::ok);
+    ASSERT_EQ(runner.wait(q->enqueue(stamped("b1", "b"))), Errc::ok);
+    ASSERT_EQ(runner.wait(q->enqueue(stamped("b2", "b"), 10s)), Errc::ok);
+    ASSERT_EQ(runner.wait(q->enqueue(stamped("b3", "b"))), Errc::ok);
+    clock->advance(5s);
+    Lease a1 = lease_now(*q);  // the oldest visible job of route a leaves its ready count
+    ASSERT_EQ(a1.job.id, "a1");
+    Lease a2 = lease_now(*q);
+    ASSERT_TRUE(runner.wait(q->bury(a2, "x", "y")));
+
+    const auto backlog = q->backlog();
+    ASSERT_EQ(backlog.size(), 2u);
+    const RouteBacklog& a = backlog.at("a");
+    EXPECT_EQ(a.ready, 0u);
+    EXPECT_EQ(a.leased, 1u);
+    EXPECT_EQ(a.dead, 1u);
+    EXPECT_FALSE(a.oldest_ready.has_value());
+    const RouteBacklog& b = backlog.at("b");
+    EXPECT_EQ(b.ready, 2u);
+    EXPECT_EQ(b.delayed, 1u);
+    EXPECT_EQ(b.leased, 0u);
+    EXPECT_EQ(clock->system_now() - *b.oldest_ready, 5s);
+
+    ASSERT_TRUE(runner.wait(q->ack(a1)));
+    ASSERT_EQ(runner.wait(q->purge({})), 1u);
+    EXPECT_EQ(q->backlog().count("a"), 0u) << "a route with nothing left drops out";
+}
+
 TEST_P(JobQueueConformance, ManyProducersAndWorkersWithLapsingLeasesLoseNothingAndFinishEachJobOnce) {
     // Workers ack most jobs, let some leases lapse and release others; the clock jumps while
     // they run. Every job must be acked exactly once by its current lease holder.

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,15 @@ struct QueueStats {
     std::uint64_t lapsed = 0;        ///< leases that ran out and made their job visible again
     std::uint64_t dead_dropped = 0;  ///< dead letters dropped at the cap (oldest first)
     std::optional<SystemTime> oldest_ready;  ///< when the longest-waiting visible job was enqueued
+};
+
+/// One route's jobs in a queue, for backlog figures.
+struct RouteBacklog {
+    std::size_t ready = 0;
+    std::size_t delayed = 0;
+    std::size_t leased = 0;
+    std::size_t dead = 0;
+    std::optional<SystemTime> oldest_ready;  ///< when its longest-waiting visible job was enqueued
 };
 
 /// A bounded queue of jobs with leases (visibility timeouts), delayed delivery and dead letters.
@@ -98,6 +108,9 @@ public:
     /// in-memory one.
     virtual std::size_t abandon() = 0;
     [[nodiscard]] virtual QueueStats stats() const = 0;
+    /// The backlog of every route that has jobs or dead letters here, by route name. May walk
+    /// the whole queue: for scrapes and admin pages, not for every request.
+    [[nodiscard]] virtual std::map<std::string, RouteBacklog> backlog() const = 0;
 };
 
 }  // namespace ante

@@ -7,9 +7,12 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <memory>
 #include <string>
 
 namespace ante {
+
+class BodyStream;  // ante/core/body_stream.hpp
 
 /// One response: status, headers and body.
 struct Response {
@@ -22,6 +25,9 @@ struct Response {
     /// Set by a handler for a failure that no retry can mend: an async job fails at once
     /// instead of being redelivered. Not sent on the wire.
     bool permanent = false;
+    /// When set, the body is sent in pieces as this produces them and `body` is not sent: an
+    /// event stream. Only the HTTP server sends it; the idempotency store does not keep it.
+    std::shared_ptr<BodyStream> stream;
 
     /// A response with a `text/plain` body.
     static Response text(int status, std::string body);

@@ -6,6 +6,8 @@
 #include <ante/backend/job_queue.hpp>
 #include <ante/backend/status_store.hpp>
 #include <ante/dispatch/handler_runner.hpp>
+#include <ante/dispatch/status_watch.hpp>
+#include <ante/dispatch/webhook.hpp>
 #include <ante/route.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -18,9 +20,26 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <map>
 #include <unordered_map>
+#include <vector>
 
 namespace ante {
+
+/// The name of the internal route that delivers webhooks (its jobs are deliveries).
+inline constexpr std::string_view kWebhookRoute = "ante.webhook";
+
+/// Worker scaling that follows the backlog (KEDA's and Kubernetes' HPA rule): the wanted count
+/// is the jobs running plus one worker per `backlog_per_worker` visible jobs, between `min` and
+/// `max`. Scaling up is at once; scaling down waits until the wanted count has stayed lower for
+/// `scale_down_after`, then goes to the highest count wanted during that window.
+struct WorkerScaling {
+    bool enabled = false;
+    std::size_t min = 1;
+    std::size_t max = 16;
+    std::size_t backlog_per_worker = 10;
+    std::chrono::milliseconds scale_down_after{30'000};
+};
 
 struct AsyncDispatcherOptions {
     std::size_t workers = 4;               ///< jobs run at once
@@ -39,6 +58,30 @@ struct AsyncDispatcherOptions {
     std::chrono::milliseconds poll_interval{100};
     /// How long a submit waits for a concurrent submit with the same Idempotency-Key to finish.
     std::chrono::milliseconds idempotency_wait{5'000};
+    /// Callback URLs and how their deliveries are signed and retried.
+    WebhookOptions webhooks;
+    /// Optional scaling of `workers` with the backlog.
+    WorkerScaling scaling;
+    /// An event stream with nothing to say sends a comment this often, so proxies keep it open
+    /// and a vanished client is noticed.
+    std::chrono::milliseconds events_heartbeat{15'000};
+};
+
+/// The most workers a dispatcher runs (a runaway autoscaler or admin call stops here).
+inline constexpr std::size_t kMaxWorkers = 1024;
+
+/// One async route's backlog and outcomes.
+struct AsyncRouteReport {
+    std::string route;
+    RouteBacklog backlog;            ///< from the queue: every process sharing it sees the same
+    std::chrono::milliseconds lag{0};  ///< how long its oldest visible job has waited
+    // Counted by this dispatcher since it started:
+    std::uint64_t redelivered = 0;  ///< failed attempts sent back for another
+    std::uint64_t succeeded = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t dead_lettered = 0;
+    std::uint64_t expired = 0;
+    std::uint64_t cancelled = 0;
 };
 
 /// Finds a route by name, with its path parameters re-read from the job's request path.
@@ -65,6 +108,10 @@ public:
     boost::asio::awaitable<Response> status(std::string id, std::string correlation_id);
     /// `GET {jobs_path}/{id}/result`: the job's stored response.
     boost::asio::awaitable<Response> result(std::string id, std::string correlation_id);
+    /// `GET {jobs_path}/{id}/events`: Server-Sent Events, one `status` event per change of the
+    /// status document, the last one when the job is final; then the stream ends. A client that
+    /// reconnects with `Last-Event-ID` gets only what changed after it.
+    boost::asio::awaitable<Response> events(std::string id, std::string last_event_id, std::string correlation_id);
     /// `DELETE {jobs_path}/{id}`: a queued job is cancelled and never runs (200); a running one
     /// is asked to stop, its handler sees the cancellation (202); a finished one answers 409.
     boost::asio::awaitable<Response> cancel(std::string id, std::string correlation_id);
@@ -85,9 +132,24 @@ public:
     /// Makes due jobs visible now (the periodic scan does it too); returns how many.
     boost::asio::awaitable<std::size_t> promote_due();
 
+    /// Sets how many workers run, from 0 (paused) to kMaxWorkers; returns the count set. New
+    /// workers start at once; a worker past the count stops after its current job (an idle one
+    /// hands its next job back unrun). With scaling on, this is the count it goes on from.
+    std::size_t set_workers(std::size_t count);
+    /// The workers wanted now (those still finishing a job past a lower count are not counted).
+    [[nodiscard]] std::size_t workers() const noexcept { return target_workers_.load(); }
+
+    /// Lists `route` in `route_reports` even before it has jobs (the gateway does it for each
+    /// async route).
+    void track_route(std::string_view route) { (void)counters_of(route); }
+    /// Each async route's backlog and outcomes, by route name.
+    [[nodiscard]] std::vector<AsyncRouteReport> route_reports() const;
+
     [[nodiscard]] const AsyncDispatcherOptions& options() const noexcept { return options_; }
     [[nodiscard]] JobQueue& queue() noexcept { return *queue_; }
     [[nodiscard]] StatusStore& store() noexcept { return *store_; }
+    /// Wakes event streams when this dispatcher changes a job's record.
+    [[nodiscard]] StatusWatch& watch() noexcept { return watch_; }
 
     struct Stats {
         std::uint64_t submitted = 0;
@@ -105,6 +167,7 @@ public:
         std::uint64_t handler_exceptions = 0;
         std::uint64_t redelivered = 0;  ///< failed attempts sent back to the queue
         std::size_t delayed = 0;        ///< jobs waiting out their backoff before the next attempt
+        std::uint64_t webhooks_refused = 0;  ///< deliveries the queue or the store refused (logged)
     };
     [[nodiscard]] Stats stats() const noexcept;
 
@@ -118,8 +181,18 @@ private:
         std::atomic<bool> hand_back{false};
     };
     enum class Interrupt { lease_lost, cancelled, handed_back };
+
+    // What one route's jobs came to; made on first use, never removed, so references stay valid.
+    struct RouteCounters {
+        std::atomic<std::uint64_t> redelivered{0}, succeeded{0}, failed{0}, dead_lettered{0}, expired{0}, cancelled{0};
+    };
+    RouteCounters& counters_of(std::string_view route);
+    void count(std::string_view route, JobStatus outcome);
     static void interrupt(const std::shared_ptr<RunningJob>& job);
 
+    void spawn_workers(std::size_t count);
+    bool retire_worker();  // true when this worker is past the wanted count and should stop
+    void autoscale();
     boost::asio::awaitable<void> work();
     boost::asio::awaitable<void> scan_due();
     void wake_scan();
@@ -132,6 +205,10 @@ private:
     /// Applies `change` to the job's record if this lease's attempt still owns it; false when
     /// another worker took the job over or it was finished meanwhile (the fence).
     boost::asio::awaitable<bool> write_record(const Lease& lease, const std::function<void(JobRecord&)>& change);
+    /// After every successful write: wakes the job's watchers and, once it is final, queues its webhook.
+    boost::asio::awaitable<void> after_write(const JobRecord& record);
+    boost::asio::awaitable<void> send_webhook(const JobRecord& record);
+    std::optional<Response> refuse_callback(const Request& request, const Context& ctx) const;
     boost::asio::awaitable<std::optional<Response>> replay_submit(const Route& route, const Request& request,
                                                                   const Context& ctx, std::string& scope,
                                                                   std::uint64_t& token);
@@ -144,14 +221,21 @@ private:
     RouteResolver resolve_;
     std::shared_ptr<const Clock> clock_;
     boost::asio::thread_pool blocking_pool_;
+    std::mutex scaling_mutex_;  // one set_workers at a time
     RunnerCounters counters_;
     std::atomic<std::size_t> live_workers_{0};
     std::atomic<bool> scanning_{false};
     std::shared_ptr<boost::asio::steady_timer> scan_timer_;  // on its own strand; set by start()
     std::atomic<bool> closing_{false};       // stops the scan for due jobs
     std::atomic<bool> stop_leasing_{false};  // the grace is over: workers take no more jobs
-    std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, replayed_{0}, succeeded_{0}, failed_{0},
-        dead_lettered_{0}, expired_{0}, cancelled_{0}, stale_results_{0}, redelivered_{0};
+    std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, replayed_{0}, stale_results_{0}, webhooks_refused_{0};
+    mutable std::mutex route_counters_mutex_;
+    std::map<std::string, std::unique_ptr<RouteCounters>, std::less<>> route_counters_;
+    StatusWatch watch_;
+    std::atomic<std::size_t> target_workers_{0};
+    // Autoscaling state, touched by the scan coroutine only.
+    std::optional<SteadyTime> lower_since_;
+    std::size_t wanted_in_window_ = 0;
     mutable std::mutex running_mutex_;
     std::unordered_map<std::string, std::shared_ptr<RunningJob>> running_;  // by job id
 };

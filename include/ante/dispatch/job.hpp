@@ -42,6 +42,7 @@ bool is_final(JobStatus status) noexcept;
 struct JobRecord {
     std::string id;
     std::string route;
+    std::string correlation_id;       ///< the submitting request's
     JobStatus status = JobStatus::queued;
     int attempts = 0;
     SystemTime created{};
@@ -51,6 +52,11 @@ struct JobRecord {
     /// What happened to earlier attempts and series, oldest first, at most `history_limit`.
     std::vector<std::string> history;
     bool cancel_requested = false;    ///< DELETE reached it while it ran
+    /// The route's choice: the status document carries the result itself (200), instead of
+    /// pointing to it with 303 See Other.
+    bool inline_result = false;
+    /// Where the gateway POSTs the final status document (a webhook), if the client asked.
+    std::string callback_url;
     std::uint64_t version = 0;        ///< the store's write counter: the fence of compare_and_set
 
     static constexpr std::size_t history_limit = 32;
@@ -61,8 +67,13 @@ struct JobRecord {
     [[nodiscard]] std::size_t byte_estimate() const noexcept;
 };
 
-/// The status document `GET {jobs_path}/{id}` answers.
+/// The status document `GET {jobs_path}/{id}` answers (also the body of webhooks and of
+/// Server-Sent Events).
 nlohmann::json status_document(const JobRecord& record, std::string_view jobs_path);
+
+/// A stored response as JSON: status, headers, and the body as JSON (a JSON body), text
+/// (valid UTF-8) or base64 (`body_base64`, anything else).
+nlohmann::json response_document(const Response& response);
 
 /// Requests travel in jobs as CBOR, so binary bodies survive unchanged.
 std::string serialize(const Request& request);
@@ -73,6 +84,9 @@ Request deserialize_request(std::string_view bytes);
 std::string serialize(const Response& response);
 /// Throws std::invalid_argument when `bytes` is not a serialized response.
 Response deserialize_response(std::string_view bytes);
+
+/// Standard base64 (RFC 4648 §4) with padding.
+std::string base64(std::string_view bytes);
 
 /// RFC 3339 UTC time with milliseconds, e.g. 2026-12-03T19:53:04.123Z.
 std::string format_time(SystemTime time);
