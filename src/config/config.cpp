@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
@@ -121,10 +122,57 @@ void parse_sync(const json& value, SyncDispatcherOptions& out) {
     f.seconds("retry_after_s", out.retry_after, 0);
 }
 
+WebhookOptions parse_webhooks(const json& value, const std::string& path) {
+    const Fields f(value, path,
+                   {"allow", "secret", "secret_env", "header", "timeout_ms", "max_attempts", "base_ms", "max_ms"});
+    WebhookOptions out;
+    const json& allow = f.required("allow");
+    if (!allow.is_array() || allow.empty()) fail(f.path("allow"), "expected a non-empty array of URLs, got " + describe(allow));
+    for (std::size_t i = 0; i < allow.size(); ++i) {
+        const std::string item = index_path(f.path("allow"), i);
+        if (!allow[i].is_string()) fail(item, "expected a URL string, got " + describe(allow[i]));
+        std::string why;
+        if (!parse_callback_url(allow[i].get<std::string>(), why)) fail(item, why);
+        out.allow.push_back(allow[i].get<std::string>());
+    }
+    if (f.find("secret") && f.find("secret_env")) fail(f.path("secret"), "give secret or secret_env, not both");
+    f.string("secret", out.secret);
+    if (const json* v = f.find("secret_env")) {
+        const std::string name = f.string_value("secret_env", *v, false);
+        const char* secret = std::getenv(name.c_str());
+        if (!secret) fail(f.path("secret_env"), "the environment variable " + name + " is not set");
+        out.secret = secret;
+    }
+    if (out.secret.size() < 16)
+        fail(f.path(f.find("secret_env") ? "secret_env" : "secret"),
+             "a signing secret of at least 16 characters is required");
+    f.string("header", out.header);
+    if (!is_token(out.header)) fail(f.path("header"), "expected a header name, got " + json_quote(out.header));
+    f.millis("timeout_ms", out.timeout, 1);
+    f.count("max_attempts", out.delivery.max_attempts, 1, 100);
+    f.millis("base_ms", out.delivery.backoff.base, 0);
+    f.millis("max_ms", out.delivery.backoff.max, 0);
+    if (out.delivery.backoff.max < out.delivery.backoff.base) fail(f.path("max_ms"), "must be at least base_ms");
+    return out;
+}
+
+WorkerScaling parse_scaling(const json& value, const std::string& path) {
+    const Fields f(value, path, {"min", "max", "backlog_per_worker", "scale_down_after_ms"});
+    WorkerScaling out;
+    out.enabled = true;
+    f.count("min", out.min, 0, max_threads);
+    f.count("max", out.max, 1, max_threads);
+    if (out.max < out.min) fail(f.path("max"), "must be at least min (" + std::to_string(out.min) + ")");
+    f.count("backlog_per_worker", out.backlog_per_worker, 1);
+    f.millis("scale_down_after_ms", out.scale_down_after, 0);
+    return out;
+}
+
 void parse_async(const json& value, GatewayOptions& out) {
     const Fields f(value, "async",
                    {"workers", "queue_capacity", "queue_bytes", "retry_after_s", "jobs_path", "job_retention_s",
-                    "job_records", "job_bytes", "visibility_ms", "lease_grace_ms", "dead_letters", "idempotency_keys"});
+                    "job_records", "job_bytes", "visibility_ms", "lease_grace_ms", "dead_letters", "idempotency_keys",
+                    "webhooks", "scaling"});
     f.count("workers", out.async.workers, 1, max_threads);  // each worker may hold a pool thread
     f.count("queue_capacity", out.async.queue_capacity, 1);
     f.seconds("retry_after_s", out.async.retry_after, 0);
@@ -147,6 +195,8 @@ void parse_async(const json& value, GatewayOptions& out) {
     f.millis("lease_grace_ms", out.async.lease_grace, 0);
     f.count("dead_letters", out.async.dead_letters, 1);
     f.count("idempotency_keys", out.idempotency_keys, 1);
+    if (const json* v = f.find("webhooks")) out.async.webhooks = parse_webhooks(*v, f.path("webhooks"));
+    if (const json* v = f.find("scaling")) out.async.scaling = parse_scaling(*v, f.path("scaling"));
 }
 
 IdempotencyOptions parse_idempotency(const json& value, const std::string& path) {
@@ -197,7 +247,8 @@ HandlerConfig parse_handler(const json& value, const std::string& path) {
 RouteConfig parse_route(const json& value, const std::string& path,
                         const std::map<std::string, CircuitBreakerOptions, std::less<>>& breakers) {
     const Fields f(value, path,
-                   {"name", "method", "path", "dispatch", "timeout_ms", "handler", "policies", "job_ttl_ms", "idempotency"});
+                   {"name", "method", "path", "dispatch", "timeout_ms", "handler", "policies", "job_ttl_ms", "idempotency",
+                    "inline_result"});
     RouteConfig out;
     f.string("name", out.name);
     out.method = f.required_string("method");
@@ -219,6 +270,9 @@ RouteConfig parse_route(const json& value, const std::string& path,
     f.millis("job_ttl_ms", out.job_ttl, 1);
     if (f.find("job_ttl_ms") && out.dispatch != Dispatch::async)
         fail(f.path("job_ttl_ms"), "only an async route's jobs have a time to live");
+    f.boolean("inline_result", out.inline_result);
+    if (f.find("inline_result") && out.dispatch != Dispatch::async)
+        fail(f.path("inline_result"), "only an async route has a result to put in its status");
     if (const json* v = f.find("idempotency")) out.idempotency = parse_idempotency(*v, f.path("idempotency"));
     out.handler = parse_handler(f.required("handler"), f.path("handler"));
     if (const json* v = f.find("policies")) out.policies = parse_policies(*v, f.path("policies"), out.dispatch, breakers);
@@ -439,6 +493,7 @@ void add_routes(const GatewayConfig& config, Gateway& gateway, boost::asio::any_
         route.redelivery = std::move(policies.redelivery);
         route.job_ttl = rc.job_ttl;
         route.idempotency = rc.idempotency;
+        route.inline_result = rc.inline_result;
         try {
             gateway.add(std::move(route));
         } catch (const std::invalid_argument& e) {

@@ -86,23 +86,18 @@ void AsyncDispatcher::autoscale() {
     const std::size_t per_worker = std::max<std::size_t>(1, s.backlog_per_worker);
     const std::size_t waiting = queue_->stats().ready;
     const std::size_t wanted = std::clamp(running + (waiting + per_worker - 1) / per_worker, s.min, s.max);
-    const std::size_t current = workers();
-    if (wanted >= current) {  // up at once; a backlog back at the current count ends the window
-        lower_since_.reset();
-        if (wanted > current) set_workers(wanted);
-        return;
-    }
+    // The highest count wanted over the window: a sliding maximum, kept in decreasing order.
     const SteadyTime now = clock_->steady_now();
-    if (!lower_since_) {
-        lower_since_ = now;
-        wanted_in_window_ = wanted;
-        return;
-    }
-    wanted_in_window_ = std::max(wanted_in_window_, wanted);
-    if (now - *lower_since_ >= s.scale_down_after) {
-        set_workers(wanted_in_window_);
-        lower_since_.reset();
-    }
+    while (!recent_wanted_.empty() && recent_wanted_.back().second <= wanted) recent_wanted_.pop_back();
+    recent_wanted_.emplace_back(now, wanted);
+    while (!recent_wanted_.empty() && recent_wanted_.front().first <= now - s.scale_down_after)
+        recent_wanted_.pop_front();
+    const std::size_t highest = recent_wanted_.empty() ? wanted : recent_wanted_.front().second;
+    const std::size_t current = workers();
+    if (wanted > current)
+        set_workers(wanted);
+    else if (highest < current)
+        set_workers(highest);
 }
 
 asio::awaitable<void> AsyncDispatcher::work() {

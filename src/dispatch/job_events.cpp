@@ -26,11 +26,15 @@ public:
         : jobs_(jobs), id_(std::move(id)), last_sent_(last_sent), last_piece_(std::chrono::steady_clock::now()) {}
 
     asio::awaitable<std::optional<std::string>> next() override {
-        if (done_) co_return std::nullopt;
+        if (done_) {
+            watcher_.reset();  // a finished stream stops watching, even while its response lives on
+            co_return std::nullopt;
+        }
         if (!watcher_) watcher_ = std::make_unique<StatusWatch::Watcher>(jobs_.watch(), id_, co_await asio::this_coro::executor);
         auto record = co_await jobs_.store().get(id_);
         if (!record) {  // its retention passed while we watched
             done_ = true;
+            watcher_.reset();
             co_return std::nullopt;
         }
         if (record->version > last_sent_) {
@@ -40,6 +44,7 @@ public:
         }
         if (is_final(record->status)) {  // the client had the final event already (Last-Event-ID)
             done_ = true;
+            watcher_.reset();
             co_return std::nullopt;
         }
         const auto& options = jobs_.options();

@@ -45,6 +45,21 @@ bool path_allowed(std::string_view target, std::string_view allowed) {
     return next == '/' || next == '?';
 }
 
+// Standard Webhooks secrets read "whsec_" + base64 of the key; any other secret is the key.
+std::string signing_key(std::string_view secret) {
+    constexpr std::string_view prefix = "whsec_";
+    if (!secret.starts_with(prefix)) return std::string(secret);
+    secret.remove_prefix(prefix.size());
+    if (secret.empty() || secret.size() % 4 != 0) return std::string(secret);
+    std::string key(secret.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(key.data()),
+                                  reinterpret_cast<const unsigned char*>(secret.data()), static_cast<int>(secret.size()));
+    if (n < 0) return std::string(secret);
+    const auto padding = static_cast<std::size_t>(std::count(secret.end() - 2, secret.end(), '='));
+    key.resize(static_cast<std::size_t>(n) - padding);
+    return key;
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view message) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
@@ -128,7 +143,7 @@ std::string sign_webhook(std::string_view secret, std::string_view id, std::int6
     std::string message;
     message.reserve(id.size() + body.size() + 24);
     message.append(id).append(".").append(std::to_string(timestamp)).append(".").append(body);
-    return "v1," + base64(hmac_sha256(secret, message));
+    return "v1," + base64(hmac_sha256(signing_key(secret), message));
 }
 
 bool verify_webhook(std::string_view secret, std::string_view id, std::string_view timestamp,

@@ -93,6 +93,7 @@ struct RouteConfig {
     PolicyConfig policies;  ///< docs/policies.md
     std::chrono::milliseconds job_ttl{0};  ///< async routes: a job not started by then expires
     IdempotencyOptions idempotency;        ///< how `Idempotency-Key` is honoured
+    bool inline_result = false;            ///< async routes: the status carries the result
 };
 
 /// Listener defaults of the standalone gateway (ServerOptions itself defaults to port 0).

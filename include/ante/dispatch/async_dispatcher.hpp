@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <deque>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -31,8 +32,8 @@ inline constexpr std::string_view kWebhookRoute = "ante.webhook";
 
 /// Worker scaling that follows the backlog (KEDA's and Kubernetes' HPA rule): the wanted count
 /// is the jobs running plus one worker per `backlog_per_worker` visible jobs, between `min` and
-/// `max`. Scaling up is at once; scaling down waits until the wanted count has stayed lower for
-/// `scale_down_after`, then goes to the highest count wanted during that window.
+/// `max`. Scaling up is at once; scaling down goes only to the highest count wanted over the
+/// last `scale_down_after` (HPA's stabilization window), so a dip in the backlog is ridden out.
 struct WorkerScaling {
     bool enabled = false;
     std::size_t min = 1;
@@ -233,9 +234,8 @@ private:
     std::map<std::string, std::unique_ptr<RouteCounters>, std::less<>> route_counters_;
     StatusWatch watch_;
     std::atomic<std::size_t> target_workers_{0};
-    // Autoscaling state, touched by the scan coroutine only.
-    std::optional<SteadyTime> lower_since_;
-    std::size_t wanted_in_window_ = 0;
+    // The worker counts wanted over the scale-down window, highest first; touched by the scan only.
+    std::deque<std::pair<SteadyTime, std::size_t>> recent_wanted_;
     mutable std::mutex running_mutex_;
     std::unordered_map<std::string, std::shared_ptr<RunningJob>> running_;  // by job id
 };

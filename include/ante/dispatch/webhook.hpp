@@ -27,7 +27,8 @@ struct WebhookOptions {
     /// The URLs a callback may name, as prefixes: "http://127.0.0.1:9100/hooks/" allows every
     /// path under /hooks/ on that host and port. Empty: no webhooks, and a callback is a 400.
     std::vector<std::string> allow;
-    /// The HMAC-SHA256 key that signs each delivery; required when `allow` is set.
+    /// The HMAC-SHA256 key that signs each delivery; required when `allow` is set. A Standard
+    /// Webhooks secret ("whsec_" + base64) is decoded, so its receivers' libraries verify as is.
     std::string secret;
     /// The submit's request header that names the callback URL.
     std::string header = "Callback-URL";
@@ -52,7 +53,8 @@ std::optional<CallbackUrl> parse_callback_url(std::string_view url, std::string&
 /// Why `url` may not be a callback under `options`, or "" when it may.
 std::string callback_refusal(const WebhookOptions& options, std::string_view url);
 
-/// "v1," + base64(HMAC-SHA256(secret, id + "." + timestamp + "." + body)).
+/// "v1," + base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)), the key being the
+/// secret (decoded when it is a "whsec_" one).
 std::string sign_webhook(std::string_view secret, std::string_view id, std::int64_t timestamp, std::string_view body);
 
 /// The receiver's check of a delivery: true when one of the space-separated signatures in
