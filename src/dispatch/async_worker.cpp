@@ -15,6 +15,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -38,6 +39,17 @@ bool worth_another_attempt(const RetryOptions& options, const Response& response
 }
 
 int max_attempts(const Route& route) noexcept { return route.redelivery ? route.redelivery->max_attempts : 1; }
+
+// "the handler answered 502", with the detail of a problem+json answer when there is one
+// (the gateway's own failures say what went wrong there).
+std::string failure_of(const Response& response) {
+    std::string text = "the handler answered " + std::to_string(response.status);
+    if (response.headers.get("Content-Type") != "application/problem+json") return text;
+    const auto doc = nlohmann::json::parse(response.body, nullptr, false);
+    if (doc.is_object() && doc.contains("detail") && doc["detail"].is_string())
+        text += " (" + doc["detail"].get<std::string>() + ")";
+    return text;
+}
 
 std::string attempt_error(int attempt, const std::string& error) {
     return "attempt " + std::to_string(attempt) + ": " + error;
@@ -311,7 +323,7 @@ asio::awaitable<Response> AsyncDispatcher::attempt(const Route& route, Request r
 asio::awaitable<void> AsyncDispatcher::finish_attempt(Lease& lease, const Route& route, Response response) {
     const Job& job = lease.job;
     const bool ok = response.status < 500 && !response.permanent;
-    const std::string error = ok ? "" : "the handler answered " + std::to_string(response.status);
+    const std::string error = ok ? "" : failure_of(response);
     const bool retry = !ok && route.redelivery && worth_another_attempt(*route.redelivery, response);
     if (retry && job.attempt >= max_attempts(route)) {
         co_await bury(lease, "attempts exhausted", attempt_error(job.attempt, error), std::move(response));

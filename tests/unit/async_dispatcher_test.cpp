@@ -104,7 +104,7 @@ TEST_F(AsyncDispatcherTest, ThrowingHandlerFailsTheJobWithAStoredProblemAndWorke
     const std::string good = nlohmann::json::parse(call(gw, post("/jobs-that-fail")).body)["id"];
     auto failed = await_final(gw, bad);
     EXPECT_EQ(failed["status"], "failed");
-    EXPECT_EQ(failed["error"], "the handler answered 500");
+    EXPECT_EQ(failed["error"], "the handler answered 500 (the handler failed; quote the correlation_id when reporting it)");
     EXPECT_EQ(call(gw, get("/jobs/" + bad + "/result")).status, 500);
     EXPECT_EQ(await_final(gw, good)["status"], "succeeded");
 }
