@@ -124,6 +124,25 @@ echo "admin GET /dead-letters -> $(curl -s "http://127.0.0.1:$admin/dead-letters
 echo "admin POST /dead-letters/${doomed##*/}/redrive -> $(curl -s -X POST "http://127.0.0.1:$admin/dead-letters/${doomed##*/}/redrive")"
 
 echo
+echo "== async completion: an event stream, a signed webhook, the backlog =="
+job=$(curl -s -D - -o /dev/null -X POST "$gw/delay/300" | tr -d '\r' | grep -i '^location:' | awk '{ print $2 }')
+echo "GET $job/events (Server-Sent Events until the job is final):"
+curl -s -N "$gw$job/events" | grep '^data:' | grep -o '"status":"[a-z_]*"' | sed 's/^/  event: /'
+hooked=$(curl -s -D - -o /dev/null -X POST "$gw/delay/0" -H "Callback-URL: http://127.0.0.1:$upstream_port/hooks/demo" |
+  tr -d '\r' | grep -i '^location:' | awk '{ print $2 }')
+webhook_report() {  # the ante.webhook route's entry of the admin's backlog report
+  curl -s "http://127.0.0.1:$admin/async/routes" | grep -o '{"completed":{[^}]*}[^}]*}' | grep '"route":"ante.webhook"'
+}
+for _ in $(seq 300); do
+  webhook_report | grep -q '"succeeded":1' && break
+  sleep 0.02
+done
+echo "POST with Callback-URL -> $hooked; the upstream got its final status, signed (webhook-signature):"
+echo "  admin GET /async/routes -> route ante.webhook $(webhook_report | grep -o '"succeeded":[0-9]*')"
+echo "Callback-URL outside the allowlist -> $(curl -s -o /dev/null -w '%{http_code}' -X POST "$gw/delay/0" -H 'Callback-URL: http://169.254.169.254/latest')"
+echo "admin GET /async/workers -> $(curl -s "http://127.0.0.1:$admin/async/workers" | grep -o '"workers":[0-9]*') (scales 2..8 with the backlog)"
+
+echo
 echo "== what bad or unknown requests get (RFC 9457 problem+json bodies) =="
 show() { printf '%-44s -> %s\n' "$1" "$(eval "$2")"; }
 show "GET /nowhere" "curl -s -o /dev/null -w '%{http_code} %{content_type}' $gw/nowhere"
