@@ -163,6 +163,11 @@ void add_admin_routes(Gateway& admin, Gateway& served) {
                     if (dead.empty()) co_return not_dead(ctx);
                     co_return Response::json(200, dead_letter_json(dead.front()));
                 }));
+    admin.route("GET", "/metrics", inline_handler([&served](const Request&, Context&) {
+                    Response r = Response::text(200, served.metrics().text());
+                    r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                    return r;
+                }));
     admin.route("GET", "/async/routes", inline_handler([&jobs](const Request&, Context&) {
                     nlohmann::json routes = nlohmann::json::array();
                     for (const auto& r : jobs.route_reports()) routes.push_back(route_report_json(r));

@@ -48,6 +48,7 @@ Gateway::Gateway(asio::any_io_executor executor, GatewayOptions options)
              },
              options.clock) {
     if (options.async.webhooks.enabled()) async_.track_route(kWebhookRoute);
+    metrics_.add(async_metrics(async_));
 }
 
 Route Gateway::make_webhook_route(asio::any_io_executor executor, const WebhookOptions& options) {

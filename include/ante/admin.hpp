@@ -12,6 +12,7 @@ namespace ante {
 /// - `GET /dead-letters[?route=R&limit=N]`, `GET /dead-letters/{id}`
 /// - `POST /dead-letters/{id}/redrive`, `POST /dead-letters/redrive[?route=R]`
 /// - `DELETE /dead-letters/{id}`, `DELETE /dead-letters[?route=R]` (purge)
+/// - `GET /metrics`: `served`'s metrics, Prometheus text format
 /// - `GET /async/routes`: each async route's backlog, lag and outcomes
 /// - `GET /async/workers`, `PUT /async/workers` with `{"workers": N}`
 /// operating on `served`'s async dispatcher, which must outlive `admin`.

@@ -7,6 +7,7 @@
 #include <ante/backend/status_store.hpp>
 #include <ante/dispatch/async_dispatcher.hpp>
 #include <ante/dispatch/sync_dispatcher.hpp>
+#include <ante/metrics.hpp>
 #include <ante/route.hpp>
 #include <ante/router.hpp>
 
@@ -85,6 +86,8 @@ public:
     [[nodiscard]] boost::asio::any_io_executor get_executor() const noexcept { return executor_; }
     [[nodiscard]] SyncDispatcher& sync_dispatcher() noexcept { return sync_; }
     [[nodiscard]] AsyncDispatcher& async_dispatcher() noexcept { return async_; }
+    /// What the gateway measures; the admin listener serves it at `GET /metrics`.
+    [[nodiscard]] Metrics& metrics() noexcept { return metrics_; }
 
 private:
     static Response internal_error_response();
@@ -102,6 +105,7 @@ private:
     Route webhook_route_;       // delivers webhooks; reached by the workers only, never by a path
     SyncDispatcher sync_;
     AsyncDispatcher async_;
+    Metrics metrics_;
     bool job_routes_added_ = false;
     bool started_ = false;
 };

@@ -204,6 +204,17 @@ TEST_F(AsyncChannelsTest, TheAdminListenerShowsBacklogFiguresAndSetsTheWorkerCou
     }
     EXPECT_TRUE(seen) << routes.dump();
 
+    auto metrics = test::http_request(admin, "GET", "/metrics");
+    EXPECT_EQ(metrics.result_int(), 200);
+    EXPECT_EQ(metrics[boost::beast::http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+    for (const std::string line : {"ante_async_jobs_completed_total{route=\"delay\",outcome=\"succeeded\"} 3",
+                                   "ante_async_jobs_completed_total{route=\"delay\",outcome=\"failed\"} 0",
+                                   "ante_async_jobs{route=\"delay\",state=\"ready\"} 0",
+                                   "ante_async_lag_seconds{route=\"delay\"} 0",
+                                   "ante_async_redeliveries_total{route=\"inline\"} 0", "ante_async_workers 2",
+                                   "# TYPE ante_async_jobs_completed_total counter"})
+        EXPECT_NE(metrics.body().find(line + "\n"), std::string::npos) << line << " in\n" << metrics.body();
+
     auto set = test::http_request(admin, "PUT", "/async/workers", {{"Content-Type", "application/json"}},
                                   R"({"workers": 3})");
     EXPECT_EQ(set.result_int(), 200);
