@@ -14,6 +14,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <functional>
+#include <map>
 #include <thread>
 
 using namespace ante;
@@ -224,4 +225,40 @@ TEST_F(AsyncBacklogTest, SetWorkersPausesAndResumesTheQueueWhileIdleWorkersHandJ
     for (const auto& id : ids) eventually([&] { return status(gw, id) == "succeeded"; }, "resumed");
     EXPECT_EQ(runs.load(), 20) << "each job ran once";
     EXPECT_EQ(jobs.set_workers(5'000), kMaxWorkers);
+}
+
+TEST_F(AsyncBacklogTest, WorkerCountsChangedFromManyThreadsDuringTrafficLoseAndRepeatNoJob) {
+    Gateway gw{runner.executor(), GatewayOptions{.async = {.workers = 2}}};
+    std::mutex m;
+    std::map<std::string, int> runs;  // by the job's request body
+    gw.route("POST", "/work", blocking_handler([&](const Request& r, Context&) {
+                 std::lock_guard lock(m);
+                 ++runs[r.body];
+                 return Response::text(200, "ok");
+             }),
+             Dispatch::async);
+    gw.start();
+    auto& jobs = gw.async_dispatcher();
+    std::atomic<bool> submitting{true};
+    std::vector<std::thread> flippers;
+    for (int t = 0; t < 4; ++t)
+        flippers.emplace_back([&, t] {
+            for (std::size_t i = 0; submitting.load(); ++i) {
+                jobs.set_workers((i * 7 + static_cast<std::size_t>(t)) % 9);  // 0..8, pauses included
+                std::this_thread::yield();
+            }
+        });
+    std::vector<std::string> ids;
+    for (int i = 0; i < 400; ++i) {
+        Response r = call(gw, post("/work", "job-" + std::to_string(i)));
+        ASSERT_EQ(r.status, 202);
+        ids.push_back(nlohmann::json::parse(r.body)["id"]);
+    }
+    submitting = false;
+    for (auto& t : flippers) t.join();
+    jobs.set_workers(3);
+    for (const auto& id : ids) eventually([&] { return status(gw, id) == "succeeded"; }, "every job finishes");
+    std::lock_guard lock(m);
+    EXPECT_EQ(runs.size(), 400u);
+    for (const auto& [body, n] : runs) EXPECT_EQ(n, 1) << body << " ran more than once";
 }
