@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache
-  libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev prometheus-cpp-dev
+  libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev prometheus-cpp-dev libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
   curl
 )

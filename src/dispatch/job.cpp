@@ -181,4 +181,65 @@ Request deserialize_request(std::string_view bytes) {
     }
 }
 
+namespace {
+std::int64_t to_millis(SystemTime t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+SystemTime from_millis(std::int64_t ms) { return SystemTime(std::chrono::milliseconds(ms)); }
+}  // namespace
+
+std::string serialize(const JobRecord& record) {
+    nlohmann::json doc{
+        {"v", Job::format_version},
+        {"id", record.id},
+        {"route", record.route},
+        {"correlation_id", record.correlation_id},
+        {"status", static_cast<int>(record.status)},
+        {"attempts", record.attempts},
+        {"created", to_millis(record.created)},
+        {"updated", to_millis(record.updated)},
+        {"error", record.error},
+        {"history", record.history},
+        {"cancel_requested", record.cancel_requested},
+        {"inline_result", record.inline_result},
+        {"callback_url", record.callback_url},
+        {"version", record.version},
+    };
+    if (record.result) {
+        const std::string result = serialize(*record.result);
+        doc["result"] = nlohmann::json::binary({result.begin(), result.end()});
+    }
+    return to_cbor(doc);
+}
+
+JobRecord deserialize_record(std::string_view bytes) {
+    try {
+        const auto doc = from_cbor(bytes);
+        JobRecord r;
+        r.id = doc.at("id").get<std::string>();
+        r.route = doc.at("route").get<std::string>();
+        r.correlation_id = doc.at("correlation_id").get<std::string>();
+        const int status = doc.at("status").get<int>();
+        if (status < 0 || status > static_cast<int>(JobStatus::expired))
+            throw std::invalid_argument("unknown job status " + std::to_string(status));
+        r.status = static_cast<JobStatus>(status);
+        r.attempts = doc.at("attempts").get<int>();
+        r.created = from_millis(doc.at("created").get<std::int64_t>());
+        r.updated = from_millis(doc.at("updated").get<std::int64_t>());
+        r.error = doc.at("error").get<std::string>();
+        r.history = doc.at("history").get<std::vector<std::string>>();
+        r.cancel_requested = doc.at("cancel_requested").get<bool>();
+        r.inline_result = doc.at("inline_result").get<bool>();
+        r.callback_url = doc.at("callback_url").get<std::string>();
+        r.version = doc.at("version").get<std::uint64_t>();
+        if (const auto it = doc.find("result"); it != doc.end()) {
+            const auto& result = it->get_binary();
+            r.result = deserialize_response(std::string_view(reinterpret_cast<const char*>(result.data()), result.size()));
+        }
+        return r;
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(std::string("malformed serialized job record: ") + e.what());
+    }
+}
+
 }  // namespace ante

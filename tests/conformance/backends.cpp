@@ -2,11 +2,59 @@
 
 #include <ante/backend/memory/memory_job_queue.hpp>
 #include <ante/backend/memory/memory_status_store.hpp>
+#include <ante/backend/redis/redis_status_store.hpp>
+#include <ante/core/correlation_id.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstdlib>
+#include <thread>
 
 namespace ante::test {
 
+namespace {
+
+// The Redis client's sockets run on their own thread, shared by every store and queue of the
+// test process; each one gets its own key prefix, so tests never see each other's keys.
+class RedisRuntime {
+public:
+    RedisRuntime() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+    ~RedisRuntime() {
+        guard_.reset();
+        io_.stop();
+        thread_.join();
+    }
+    std::shared_ptr<RedisClient> client(std::uint16_t port) {
+        return std::make_shared<RedisClient>(io_.get_executor(), RedisOptions{.port = port});
+    }
+
+private:
+    boost::asio::io_context io_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+    std::thread thread_;
+};
+
+Backend redis_backend(std::uint16_t port) {
+    static RedisRuntime runtime;
+    return Backend{
+        .name = "redis",
+        .make_queue = {},
+        .make_store =
+            [port](std::shared_ptr<const Clock> clock, BackendLimits limits) -> std::shared_ptr<StatusStore> {
+            return std::make_shared<RedisStatusStore>(
+                runtime.client(port),
+                RedisStatusStoreOptions{.prefix = "test-" + generate_id(), .retention = limits.retention,
+                                        .capacity = limits.records, .max_keys = limits.keys},
+                std::move(clock));
+        },
+    };
+}
+
+}  // namespace
+
 std::vector<Backend> backends() {
-    return {Backend{
+    std::vector<Backend> all{Backend{
         .name = "memory",
         .make_queue =
             [](std::shared_ptr<const Clock> clock, BackendLimits limits) -> std::shared_ptr<JobQueue> {
@@ -23,6 +71,10 @@ std::vector<Backend> backends() {
                 std::move(clock));
         },
     }};
+    // The test command starts a redis-server and says where (scripts/test.sh).
+    if (const char* port = std::getenv("ANTE_REDIS_PORT"); port && *port)
+        all.push_back(redis_backend(static_cast<std::uint16_t>(std::atoi(port))));
+    return all;
 }
 
 }  // namespace ante::test

@@ -12,6 +12,11 @@ namespace ante::test {
 
 class Conformance : public ::testing::TestWithParam<Backend> {
 protected:
+    void SetUp() override {
+        if (!GetParam().make_queue && needs_queue()) GTEST_SKIP() << GetParam().name << " has no job queue yet";
+    }
+    /// Whether the test uses a job queue (the status store tests do not).
+    virtual bool needs_queue() const { return true; }
     std::shared_ptr<JobQueue> queue(BackendLimits limits = {}) { return GetParam().make_queue(clock, limits); }
     std::shared_ptr<StatusStore> store(BackendLimits limits = {}) { return GetParam().make_store(clock, limits); }
 

@@ -88,6 +88,11 @@ Response deserialize_response(std::string_view bytes);
 /// Standard base64 (RFC 4648 §4) with padding.
 std::string base64(std::string_view bytes);
 
+/// Records travel to a shared store as CBOR too; `version` is kept as written.
+std::string serialize(const JobRecord& record);
+/// Throws std::invalid_argument when `bytes` is not a serialized record.
+JobRecord deserialize_record(std::string_view bytes);
+
 /// RFC 3339 UTC time with milliseconds, e.g. 2026-12-03T19:53:04.123Z.
 std::string format_time(SystemTime time);
 
