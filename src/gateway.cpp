@@ -52,8 +52,9 @@ Gateway::Gateway(asio::any_io_executor executor, GatewayOptions options)
 }
 
 Route Gateway::make_webhook_route(asio::any_io_executor executor, const WebhookOptions& options) {
-    if (options.enabled() && options.secret.empty())
-        throw std::invalid_argument("webhooks: a secret is needed to sign deliveries");
+    if (options.enabled() && !valid_webhook_secret(options.secret))
+        throw std::invalid_argument("webhooks: a signing secret of at least 16 bytes is needed "
+                                    "(a \"whsec_\" secret must be valid base64)");
     return Route{.name = std::string(kWebhookRoute), .method = "POST", .pattern = "/",
                  .handler = http::webhook_sender(std::move(executor), options), .dispatch = Dispatch::async,
                  .timeout = options.timeout, .policies = {}, .admission = {},

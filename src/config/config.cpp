@@ -143,9 +143,9 @@ WebhookOptions parse_webhooks(const json& value, const std::string& path) {
         if (!secret) fail(f.path("secret_env"), "the environment variable " + name + " is not set");
         out.secret = secret;
     }
-    if (out.secret.size() < 16)
+    if (!valid_webhook_secret(out.secret))
         fail(f.path(f.find("secret_env") ? "secret_env" : "secret"),
-             "a signing secret of at least 16 characters is required");
+             "a signing secret of at least 16 bytes is required (a \"whsec_\" secret must be valid base64)");
     f.string("header", out.header);
     if (!is_token(out.header)) fail(f.path("header"), "expected a header name, got " + json_quote(out.header));
     f.millis("timeout_ms", out.timeout, 1);

@@ -121,7 +121,9 @@ std::optional<CallbackUrl> parse_callback_url(std::string_view url, std::string&
         why = "the callback URL's host is malformed";
         return std::nullopt;
     }
-    std::string path(target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target));
+    std::string path;
+    if (target.empty() || target.front() == '?') path.push_back('/');
+    path.append(target);
     return CallbackUrl{.origin = "http://" + lower(host) + ":" + std::string(port), .target = std::move(path)};
 }
 
@@ -139,11 +141,29 @@ std::string callback_refusal(const WebhookOptions& options, std::string_view url
     return "the callback URL is not on the gateway's allowlist";
 }
 
-std::string sign_webhook(std::string_view secret, std::string_view id, std::int64_t timestamp, std::string_view body) {
+namespace {
+// Over the timestamp as sent, so a receiver checks exactly the bytes that were signed.
+std::string signature(std::string_view secret, std::string_view id, std::string_view timestamp, std::string_view body) {
     std::string message;
-    message.reserve(id.size() + body.size() + 24);
-    message.append(id).append(".").append(std::to_string(timestamp)).append(".").append(body);
+    message.reserve(id.size() + timestamp.size() + body.size() + 2);
+    message.append(id).append(".").append(timestamp).append(".").append(body);
     return "v1," + base64(hmac_sha256(signing_key(secret), message));
+}
+}  // namespace
+
+std::string sign_webhook(std::string_view secret, std::string_view id, std::int64_t timestamp, std::string_view body) {
+    return signature(secret, id, std::to_string(timestamp), body);
+}
+
+bool valid_webhook_secret(std::string_view secret) {
+    constexpr std::string_view prefix = "whsec_";
+    if (!secret.starts_with(prefix)) return secret.size() >= 16;
+    secret.remove_prefix(prefix.size());
+    const bool base64_text = !secret.empty() && secret.size() % 4 == 0 &&
+                             std::all_of(secret.begin(), secret.end(), [](char c) {
+                                 return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+                             });
+    return base64_text && signing_key(std::string("whsec_") + std::string(secret)).size() >= 16;
 }
 
 bool verify_webhook(std::string_view secret, std::string_view id, std::string_view timestamp,
@@ -154,7 +174,7 @@ bool verify_webhook(std::string_view secret, std::string_view id, std::string_vi
     if (timestamp.empty() || ec != std::errc{} || end != timestamp.data() + timestamp.size()) return false;
     const auto seconds_now = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
     if (sent < seconds_now - tolerance.count() || sent > seconds_now + tolerance.count()) return false;
-    const std::string expected = sign_webhook(secret, id, sent, body);
+    const std::string expected = signature(secret, id, timestamp, body);
     bool match = false;
     while (!signatures.empty()) {
         const auto space = signatures.find(' ');

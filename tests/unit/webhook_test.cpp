@@ -44,6 +44,19 @@ TEST(WebhookSignature, VerifiesOnlyTheUntamperedDeliveryWithinTheTolerance) {
         << "one good signature among several (a rotated secret) is enough";
 }
 
+TEST(WebhookSignature, ChecksTheTimestampAsSentAndRefusesWeakOrMalformedSecrets) {
+    const std::string secret = "a-secret-of-enough-length", body = "{}";
+    // A sender that pads its timestamp signs those bytes; the check must use them too.
+    const std::string padded_sig = "v1," + std::string(sign_webhook(secret, "d", 1'700'000'000, body)).substr(3);
+    EXPECT_FALSE(verify_webhook(secret, "d", "01700000000", padded_sig, body, at_unix(1'700'000'000)))
+        << "a different timestamp text is a different message";
+    EXPECT_TRUE(valid_webhook_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    EXPECT_TRUE(valid_webhook_secret("sixteen-bytes-ok"));
+    EXPECT_FALSE(valid_webhook_secret("short"));
+    EXPECT_FALSE(valid_webhook_secret("whsec_not*base64!")) << "not base64";
+    EXPECT_FALSE(valid_webhook_secret("whsec_YWJj")) << "3 bytes of key";
+}
+
 TEST(CallbackAllowlist, AcceptsOnlyUrlsUnderAnAllowedPrefix) {
     const auto o = allowing({"http://127.0.0.1:9100/hooks", "http://receiver.example/"});
     EXPECT_EQ(callback_refusal(o, "http://127.0.0.1:9100/hooks"), "");

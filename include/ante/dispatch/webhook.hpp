@@ -7,6 +7,7 @@
 #include <ante/policy/layers.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,9 @@ std::string callback_refusal(const WebhookOptions& options, std::string_view url
 /// "v1," + base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)), the key being the
 /// secret (decoded when it is a "whsec_" one).
 std::string sign_webhook(std::string_view secret, std::string_view id, std::int64_t timestamp, std::string_view body);
+
+/// Whether `secret` can sign: at least 16 bytes of key; a "whsec_" one must be valid base64.
+bool valid_webhook_secret(std::string_view secret);
 
 /// The receiver's check of a delivery: true when one of the space-separated signatures in
 /// `signatures` is the right one (compared in constant time) and `timestamp` is within
