@@ -163,15 +163,18 @@ void add_admin_routes(Gateway& admin, Gateway& served) {
                     if (dead.empty()) co_return not_dead(ctx);
                     co_return Response::json(200, dead_letter_json(dead.front()));
                 }));
-    admin.route("GET", "/metrics", inline_handler([&served](const Request&, Context&) {
+    admin.route("GET", "/metrics", awaitable_handler([&served, &jobs](Request, Context) -> asio::awaitable<Response> {
+                    co_await jobs.route_reports();  // the backlog as the queue holds it now
                     Response r = Response::text(200, served.metrics().text());
                     r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-                    return r;
+                    co_return r;
                 }));
-    admin.route("GET", "/async/routes", inline_handler([&jobs](const Request&, Context&) {
+    admin.route("GET", "/async/routes", awaitable_handler([&jobs](Request, Context) -> asio::awaitable<Response> {
                     nlohmann::json routes = nlohmann::json::array();
-                    for (const auto& r : jobs.route_reports()) routes.push_back(route_report_json(r));
-                    return Response::json(200, {{"routes", std::move(routes)}});
+                    auto reports = co_await jobs.route_reports();
+                    for (const auto& r : reports) routes.push_back(route_report_json(r));
+                    nlohmann::json body{{"routes", std::move(routes)}};
+                    co_return Response::json(200, std::move(body));
                 }));
     admin.route("GET", "/async/workers",
                 inline_handler([&jobs](const Request&, Context&) { return Response::json(200, workers_json(jobs)); }));

@@ -37,7 +37,7 @@ public:
                                   MetricType::Counter, {}};
         MetricFamily completed{"ante_async_jobs_completed_total", "Jobs that reached a final state (this process)",
                                MetricType::Counter, {}};
-        for (const AsyncRouteReport& r : jobs_.route_reports()) {
+        for (const AsyncRouteReport& r : jobs_.last_route_reports()) {
             const ClientMetric::Label route{"route", r.route};
             const std::pair<const char*, std::size_t> states[] = {
                 {"ready", r.backlog.ready}, {"delayed", r.backlog.delayed},

@@ -318,7 +318,7 @@ QueueStats MemoryJobQueue::stats() const {
     return s;
 }
 
-std::map<std::string, RouteBacklog> MemoryJobQueue::backlog() const {
+asio::awaitable<std::map<std::string, RouteBacklog>> MemoryJobQueue::backlog() {
     std::lock_guard lock(mutex_);
     std::map<std::string, RouteBacklog> routes;
     for (const auto& [id, entry] : jobs_) {
@@ -333,7 +333,7 @@ std::map<std::string, RouteBacklog> MemoryJobQueue::backlog() const {
         }
     }
     for (const auto& dead : dead_) ++routes[dead.job.route].dead;
-    return routes;
+    co_return routes;
 }
 
 }  // namespace ante

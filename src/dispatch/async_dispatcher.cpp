@@ -345,26 +345,25 @@ void AsyncDispatcher::count(std::string_view route, JobStatus outcome) {
     if (counter) counter->fetch_add(1, std::memory_order_relaxed);
 }
 
-std::vector<AsyncRouteReport> AsyncDispatcher::route_reports() const {
+asio::awaitable<std::vector<AsyncRouteReport>> AsyncDispatcher::route_reports() {
     std::map<std::string, AsyncRouteReport, std::less<>> reports;
+    auto backlogs = co_await queue_->backlog();
     const SystemTime now = clock_->system_now();
-    for (auto& [name, backlog] : queue_->backlog()) {
+    for (auto& [name, backlog] : backlogs) {
         AsyncRouteReport& r = reports[name];
         r.backlog = backlog;
         if (backlog.oldest_ready && *backlog.oldest_ready < now)
             r.lag = std::chrono::duration_cast<milliseconds>(now - *backlog.oldest_ready);
     }
-    {
-        std::lock_guard lock(route_counters_mutex_);
-        for (const auto& [name, c] : route_counters_) {
-            AsyncRouteReport& r = reports[name];
-            r.redelivered = c->redelivered.load(std::memory_order_relaxed);
-            r.succeeded = c->succeeded.load(std::memory_order_relaxed);
-            r.failed = c->failed.load(std::memory_order_relaxed);
-            r.dead_lettered = c->dead_lettered.load(std::memory_order_relaxed);
-            r.expired = c->expired.load(std::memory_order_relaxed);
-            r.cancelled = c->cancelled.load(std::memory_order_relaxed);
-        }
+    std::lock_guard lock(route_counters_mutex_);
+    for (const auto& [name, c] : route_counters_) {
+        AsyncRouteReport& r = reports[name];
+        r.redelivered = c->redelivered.load(std::memory_order_relaxed);
+        r.succeeded = c->succeeded.load(std::memory_order_relaxed);
+        r.failed = c->failed.load(std::memory_order_relaxed);
+        r.dead_lettered = c->dead_lettered.load(std::memory_order_relaxed);
+        r.expired = c->expired.load(std::memory_order_relaxed);
+        r.cancelled = c->cancelled.load(std::memory_order_relaxed);
     }
     std::vector<AsyncRouteReport> out;
     out.reserve(reports.size());
@@ -372,7 +371,13 @@ std::vector<AsyncRouteReport> AsyncDispatcher::route_reports() const {
         r.route = name;
         out.push_back(std::move(r));
     }
-    return out;
+    last_reports_ = out;
+    co_return out;
+}
+
+std::vector<AsyncRouteReport> AsyncDispatcher::last_route_reports() const {
+    std::lock_guard lock(route_counters_mutex_);
+    return last_reports_;
 }
 
 AsyncDispatcher::Stats AsyncDispatcher::stats() const noexcept {

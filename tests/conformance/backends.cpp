@@ -2,6 +2,7 @@
 
 #include <ante/backend/memory/memory_job_queue.hpp>
 #include <ante/backend/memory/memory_status_store.hpp>
+#include <ante/backend/redis/redis_job_queue.hpp>
 #include <ante/backend/redis/redis_status_store.hpp>
 #include <ante/core/correlation_id.hpp>
 
@@ -39,7 +40,14 @@ Backend redis_backend(std::uint16_t port) {
     static RedisRuntime runtime;
     return Backend{
         .name = "redis",
-        .make_queue = {},
+        .make_queue =
+            [port](std::shared_ptr<const Clock> clock, BackendLimits limits) -> std::shared_ptr<JobQueue> {
+            return std::make_shared<RedisJobQueue>(
+                runtime.client(port),
+                RedisJobQueueOptions{.prefix = "test-" + generate_id(), .capacity = limits.queue_capacity,
+                                     .max_bytes = limits.queue_bytes, .dead_capacity = limits.dead_capacity},
+                std::move(clock));
+        },
         .make_store =
             [port](std::shared_ptr<const Clock> clock, BackendLimits limits) -> std::shared_ptr<StatusStore> {
             return std::make_shared<RedisStatusStore>(

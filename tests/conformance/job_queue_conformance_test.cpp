@@ -234,7 +234,7 @@ TEST_P(JobQueueConformance, BacklogCountsEachRoutesJobsByStateWithItsOwnLag) {
     Lease a2 = lease_now(*q);
     ASSERT_TRUE(runner.wait(q->bury(a2, "x", "y")));
 
-    const auto backlog = q->backlog();
+    const auto backlog = runner.wait(q->backlog());
     ASSERT_EQ(backlog.size(), 2u);
     const RouteBacklog& a = backlog.at("a");
     EXPECT_EQ(a.ready, 0u);
@@ -249,7 +249,7 @@ TEST_P(JobQueueConformance, BacklogCountsEachRoutesJobsByStateWithItsOwnLag) {
 
     ASSERT_TRUE(runner.wait(q->ack(a1)));
     ASSERT_EQ(runner.wait(q->purge({})), 1u);
-    EXPECT_EQ(q->backlog().count("a"), 0u) << "a route with nothing left drops out";
+    EXPECT_EQ(runner.wait(q->backlog()).count("a"), 0u) << "a route with nothing left drops out";
 }
 
 TEST_P(JobQueueConformance, ManyProducersAndWorkersWithLapsingLeasesLoseNothingAndFinishEachJobOnce) {

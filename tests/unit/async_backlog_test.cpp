@@ -43,7 +43,7 @@ protected:
         ASSERT_TRUE(done()) << what;
     }
     static AsyncRouteReport report_of(Gateway& gw, const std::string& route) {
-        for (auto& r : gw.async_dispatcher().route_reports())
+        for (auto& r : test::IoRunner(1).wait(gw.async_dispatcher().route_reports()))
             if (r.route == route) return r;
         ADD_FAILURE() << "no report for route " << route;
         return {};

@@ -109,8 +109,9 @@ public:
     virtual std::size_t abandon() = 0;
     [[nodiscard]] virtual QueueStats stats() const = 0;
     /// The backlog of every route that has jobs or dead letters here, by route name. May walk
-    /// the whole queue: for scrapes and admin pages, not for every request.
-    [[nodiscard]] virtual std::map<std::string, RouteBacklog> backlog() const = 0;
+    /// the whole queue: for scrapes and admin pages, not for every request. (An awaitable, as a
+    /// shared backend must ask its server; `stats` may answer from the last operation's figures.)
+    virtual boost::asio::awaitable<std::map<std::string, RouteBacklog>> backlog() = 0;
 };
 
 }  // namespace ante

@@ -143,8 +143,11 @@ public:
     /// Lists `route` in `route_reports` even before it has jobs (the gateway does it for each
     /// async route).
     void track_route(std::string_view route) { (void)counters_of(route); }
-    /// Each async route's backlog and outcomes, by route name.
-    [[nodiscard]] std::vector<AsyncRouteReport> route_reports() const;
+    /// Each async route's backlog (asked of the queue) and outcomes, by route name.
+    boost::asio::awaitable<std::vector<AsyncRouteReport>> route_reports();
+    /// The reports as the last `route_reports` found them (for a synchronous metrics scrape,
+    /// which the admin listener refreshes first).
+    [[nodiscard]] std::vector<AsyncRouteReport> last_route_reports() const;
 
     [[nodiscard]] const AsyncDispatcherOptions& options() const noexcept { return options_; }
     [[nodiscard]] JobQueue& queue() noexcept { return *queue_; }
@@ -231,6 +234,7 @@ private:
     std::atomic<bool> stop_leasing_{false};  // the grace is over: workers take no more jobs
     std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, replayed_{0}, stale_results_{0}, webhooks_refused_{0};
     mutable std::mutex route_counters_mutex_;
+    std::vector<AsyncRouteReport> last_reports_;  // under route_counters_mutex_
     std::map<std::string, std::unique_ptr<RouteCounters>, std::less<>> route_counters_;
     StatusWatch watch_;
     std::atomic<std::size_t> target_workers_{0};

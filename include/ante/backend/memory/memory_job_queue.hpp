@@ -41,7 +41,7 @@ public:
     void close() override;
     std::size_t abandon() override;
     [[nodiscard]] QueueStats stats() const override;
-    [[nodiscard]] std::map<std::string, RouteBacklog> backlog() const override;
+    boost::asio::awaitable<std::map<std::string, RouteBacklog>> backlog() override;
 
 private:
     enum class State { ready, delayed, leased };
