@@ -125,7 +125,14 @@ Response set_workers(AsyncDispatcher& jobs, const Request& request, const Contex
         return problem(Errc::bad_request,
                        "the body must be {\"workers\": N} with N from 0 to " + std::to_string(kMaxWorkers),
                        ctx.correlation_id);
-    jobs.set_workers(body["workers"].get<std::size_t>());
+    const auto wanted = body["workers"].get<std::size_t>();
+    const WorkerScaling& scaling = jobs.options().scaling;
+    if (scaling.enabled && (wanted < scaling.min || wanted > scaling.max))  // the next scan would undo it
+        return problem(Errc::conflict,
+                       "the workers follow the backlog between " + std::to_string(scaling.min) + " and " +
+                           std::to_string(scaling.max) + " (async.scaling); ask for a count in that range",
+                       ctx.correlation_id);
+    jobs.set_workers(wanted);
     return Response::json(200, workers_json(jobs));
 }
 

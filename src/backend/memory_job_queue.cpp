@@ -67,7 +67,7 @@ asio::awaitable<Errc> MemoryJobQueue::enqueue(Job job, std::chrono::milliseconds
     Handover handover;
     {
         std::lock_guard lock(mutex_);
-        if (closed_) co_return Errc::shutting_down;
+        if (abandoned_) co_return Errc::shutting_down;
         if (jobs_.size() >= options_.capacity || bytes_ + job.request.size() > options_.max_bytes)
             co_return Errc::queue_full;
         if (jobs_.contains(job.id)) co_return Errc::conflict;

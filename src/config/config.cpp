@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -148,6 +149,11 @@ WebhookOptions parse_webhooks(const json& value, const std::string& path) {
              "a signing secret of at least 16 bytes is required (a \"whsec_\" secret must be valid base64)");
     f.string("header", out.header);
     if (!is_token(out.header)) fail(f.path("header"), "expected a header name, got " + json_quote(out.header));
+    for (std::string_view taken : {"Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection",
+                                   "Upgrade", "TE", "Trailer", "Expect", "Idempotency-Key", "Last-Event-ID",
+                                   "X-Request-Id", "Authorization"})
+        if (boost::beast::iequals(out.header, taken))
+            fail(f.path("header"), json_quote(out.header) + " has another meaning in a request; choose another name");
     f.millis("timeout_ms", out.timeout, 1);
     f.count("max_attempts", out.delivery.max_attempts, 1, 100);
     f.millis("base_ms", out.delivery.backoff.base, 0);

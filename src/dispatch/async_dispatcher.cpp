@@ -10,6 +10,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "sleep.hpp"
+
+#include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -23,12 +26,6 @@ using std::chrono::milliseconds;
 namespace {
 // Long enough for a submit to create its record and queue its job.
 constexpr milliseconds submit_claim_lease{10'000};
-
-asio::awaitable<void> sleep_for(milliseconds wait) {
-    asio::steady_timer timer{co_await asio::this_coro::executor, wait};
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 }  // namespace
 
 AsyncDispatcher::AsyncDispatcher(asio::any_io_executor executor, AsyncDispatcherOptions options,
@@ -81,6 +78,8 @@ asio::awaitable<std::optional<Response>> AsyncDispatcher::replay_submit(const Ro
     auto* key = std::get_if<KeyedRequest>(&keyed);
     if (!key) co_return std::nullopt;
     scope = key->scope;
+    // The same key with another callback URL is another request, not a replay.
+    if (auto callback = request.headers.get(options_.webhooks.header)) key->fingerprint += " " + std::string(*callback);
     const std::string& fingerprint = key->fingerprint;
     // Concurrent submits with one key: the first claims it, the others wait for its job's id.
     const auto give_up = std::chrono::steady_clock::now() + options_.idempotency_wait;
@@ -110,6 +109,12 @@ asio::awaitable<std::optional<Response>> AsyncDispatcher::replay_submit(const Ro
 std::optional<Response> AsyncDispatcher::refuse_callback(const Request& request, const Context& ctx) const {
     const auto url = request.headers.get(options_.webhooks.header);
     if (!url) return std::nullopt;
+    const auto sent = std::count_if(request.headers.begin(), request.headers.end(), [&](const auto& field) {
+        return boost::beast::iequals(field.first, options_.webhooks.header);
+    });
+    if (sent > 1)  // proxies on the way may keep a different one
+        return problem(Errc::bad_request, "send one " + options_.webhooks.header + " header, not several",
+                       ctx.correlation_id);
     if (std::string why = callback_refusal(options_.webhooks, *url); !why.empty())
         return problem(Errc::bad_request, options_.webhooks.header + ": " + why, ctx.correlation_id);
     return std::nullopt;
@@ -130,7 +135,8 @@ asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request re
     record.inline_result = route.inline_result;
     record.callback_url = std::string(request.headers.get(options_.webhooks.header).value_or(""));
     const std::string id = job.id;
-    Errc refused = co_await store_->create(std::move(record));
+    Errc refused = Errc::shutting_down;  // while draining
+    if (!draining_.load()) refused = co_await store_->create(std::move(record));
     if (refused == Errc::ok) {
         refused = co_await queue_->enqueue(std::move(job));
         if (refused != Errc::ok) co_await store_->erase(id);  // never leave a record for a job that is not queued
@@ -159,7 +165,7 @@ asio::awaitable<void> AsyncDispatcher::send_webhook(const JobRecord& record) {
     Request delivery;
     delivery.method = "POST";
     delivery.target = record.callback_url;
-    delivery.body = status_document(record, options_.jobs_path).dump();
+    delivery.body = status_text(record, options_.jobs_path);
     delivery.headers.set("Content-Type", "application/json");
     delivery.headers.set("X-Request-Id", record.correlation_id);
     const std::string id = generate_id();
@@ -282,7 +288,8 @@ asio::awaitable<std::size_t> AsyncDispatcher::purge(DeadLetterSelector which) {
 }
 
 asio::awaitable<void> AsyncDispatcher::shutdown(std::chrono::milliseconds grace) {
-    queue_->close();  // no new jobs; the workers drain the visible ones, within the grace
+    draining_ = true;  // no new submits
+    queue_->close();   // the workers drain the visible jobs (and their webhooks), within the grace
     asio::steady_timer tick{co_await asio::this_coro::executor};
     const auto until = std::chrono::steady_clock::now() + grace;
     while (live_workers_.load() > 0 && std::chrono::steady_clock::now() < until) {

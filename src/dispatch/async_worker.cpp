@@ -15,6 +15,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "sleep.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -113,28 +115,42 @@ void AsyncDispatcher::autoscale() {
 }
 
 asio::awaitable<void> AsyncDispatcher::work() {
+    milliseconds backoff{0};  // grows while the backend fails (a shared queue's server is down)
     while (!stop_leasing_.load()) {
         if (retire_worker()) co_return;  // counted out already: touch nothing after this
-        auto lease = co_await queue_->lease(options_.visibility);
-        if (!lease) break;
-        // The grace is over, or this worker is past the wanted count: hand the job back unrun.
-        if (stop_leasing_.load() || live_workers_.load() > target_workers_.load()) {
-            co_await queue_->release(*lease, milliseconds::zero(), true);
-            continue;
-        }
         try {
-            co_await run(std::move(*lease));
-        } catch (const std::exception& e) {  // e.g. a backend error: the lease lapses and the job comes back
-            spdlog::error("async worker: an attempt ended abnormally: {}", e.what());
+            if (co_await lease_and_run() == Leased::nothing) break;
+            backoff = milliseconds::zero();
+            continue;
+        } catch (const std::exception& e) {  // the lease lapses and the job comes back
+            backoff = std::clamp(backoff * 2, milliseconds(100), milliseconds(2'000));
+            spdlog::error("async worker: {}; trying again in {} ms", e.what(), backoff.count());
         }
+        co_await sleep_for(backoff);
     }
     live_workers_.fetch_sub(1);
+}
+
+asio::awaitable<AsyncDispatcher::Leased> AsyncDispatcher::lease_and_run() {
+    auto lease = co_await queue_->lease(options_.visibility);
+    if (!lease) co_return Leased::nothing;
+    // The grace is over, or this worker is past the wanted count: hand the job back unrun.
+    if (stop_leasing_.load() || live_workers_.load() > target_workers_.load()) {
+        co_await queue_->release(*lease, milliseconds::zero(), true);
+        co_return Leased::handed_back;
+    }
+    co_await run(std::move(*lease));
+    co_return Leased::ran;
 }
 
 asio::awaitable<void> AsyncDispatcher::scan_due() {
     const auto timer = scan_timer_;
     while (!closing_.load()) {
-        co_await queue_->promote_due();
+        try {
+            co_await queue_->promote_due();
+        } catch (const std::exception& e) {  // the workers' leases promote too; the next scan tries again
+            spdlog::warn("async dispatcher: scanning for due jobs failed: {}", e.what());
+        }
         if (options_.scaling.enabled) autoscale();
         auto wait = options_.poll_interval;
         if (auto due = queue_->next_due()) {

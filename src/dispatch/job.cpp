@@ -82,15 +82,37 @@ nlohmann::json status_document(const JobRecord& record, std::string_view jobs_pa
     return doc;
 }
 
+std::string status_text(const JobRecord& record, std::string_view jobs_path) {
+    return status_document(record, jobs_path).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+// Deeper JSON is embedded as text: rendering it recurses once per level, and a result is
+// whatever the handler (or its upstream, or the client it echoes) sent.
+constexpr int max_embedded_depth = 128;
+
+std::optional<nlohmann::json> parse_shallow_json(const std::string& body) {
+    bool too_deep = false;
+    auto parsed = nlohmann::json::parse(
+        body,
+        [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+            if (depth > max_embedded_depth) too_deep = true;
+            return !too_deep;
+        },
+        false);
+    if (too_deep || parsed.is_discarded()) return std::nullopt;
+    return parsed;
+}
+}  // namespace
+
 nlohmann::json response_document(const Response& response) {
     nlohmann::json headers = nlohmann::json::object();
     for (const auto& [name, value] : response.headers) headers[name] = value;  // a repeated field keeps its last value
     nlohmann::json doc{{"status", response.status}, {"headers", std::move(headers)}};
     const auto type = response.headers.get("Content-Type").value_or("");
     if (type.starts_with("application/json") || type.ends_with("+json")) {
-        auto parsed = nlohmann::json::parse(response.body, nullptr, false);
-        if (!parsed.is_discarded()) {
-            doc["body"] = std::move(parsed);
+        if (auto parsed = parse_shallow_json(response.body)) {
+            doc["body"] = std::move(*parsed);
             return doc;
         }
     }

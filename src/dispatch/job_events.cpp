@@ -62,7 +62,7 @@ private:
         if (first_) text = "retry: " + std::to_string(jobs_.options().retry_after.count() * 1000) + "\n";
         first_ = false;
         text += "id: " + std::to_string(record.version) + "\nevent: status\ndata: " +
-                status_document(record, jobs_.options().jobs_path).dump() + "\n\n";
+                status_text(record, jobs_.options().jobs_path) + "\n\n";
         return text;
     }
 
@@ -85,8 +85,11 @@ private:
 asio::awaitable<Response> AsyncDispatcher::events(std::string id, std::string last_event_id, std::string correlation_id) {
     auto record = co_await store_->get(id);
     if (!record) co_return problem(Errc::not_found, "no job with this id (or its retention passed)", correlation_id);
-    std::uint64_t last_sent = 0;  // a malformed Last-Event-ID starts from the beginning
-    std::from_chars(last_event_id.data(), last_event_id.data() + last_event_id.size(), last_sent);
+    // A malformed Last-Event-ID, or one this job never sent, starts from the beginning.
+    std::uint64_t last_sent = 0;
+    const char* end = last_event_id.data() + last_event_id.size();
+    auto [parsed_to, ec] = std::from_chars(last_event_id.data(), end, last_sent);
+    if (ec != std::errc{} || parsed_to != end || last_sent > record->version) last_sent = 0;
     Response r;
     r.status = 200;
     r.headers.set("Content-Type", "text/event-stream");

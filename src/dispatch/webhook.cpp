@@ -45,6 +45,28 @@ bool path_allowed(std::string_view target, std::string_view allowed) {
     return next == '/' || next == '?';
 }
 
+// A path a receiver might resolve elsewhere than it reads: dot segments ("/hooks/../admin"),
+// backslashes, or escapes of '.', '/', '\\' and control bytes. Refused rather than normalised, so
+// the allowlist checks the path the receiver acts on.
+bool ambiguous_path(std::string_view path) {
+    const std::string_view only_path = path.substr(0, path.find('?'));
+    if (only_path.find('\\') != std::string_view::npos) return true;
+    for (std::size_t i = 0; i + 2 < only_path.size(); ++i) {
+        if (only_path[i] != '%') continue;
+        const std::string escape = lower(only_path.substr(i + 1, 2));
+        if (escape == "2e" || escape == "2f" || escape == "5c" || escape[0] == '0' || escape[0] == '1' || escape == "7f")
+            return true;
+    }
+    std::size_t start = 0;
+    while (start <= only_path.size()) {
+        const std::size_t end = std::min(only_path.find('/', start), only_path.size());
+        const std::string_view segment = only_path.substr(start, end - start);
+        if (segment == "." || segment == "..") return true;
+        start = end + 1;
+    }
+    return false;
+}
+
 // Standard Webhooks secrets read "whsec_" + base64 of the key; any other secret is the key.
 std::string signing_key(std::string_view secret) {
     constexpr std::string_view prefix = "whsec_";
@@ -124,6 +146,10 @@ std::optional<CallbackUrl> parse_callback_url(std::string_view url, std::string&
     std::string path;
     if (target.empty() || target.front() == '?') path.push_back('/');
     path.append(target);
+    if (ambiguous_path(path)) {
+        why = "the callback URL's path has a dot segment, a backslash or an escaped '.', '/', '\\' or control byte";
+        return std::nullopt;
+    }
     return CallbackUrl{.origin = "http://" + lower(host) + ":" + std::string(port), .target = std::move(path)};
 }
 
@@ -159,9 +185,10 @@ bool valid_webhook_secret(std::string_view secret) {
     constexpr std::string_view prefix = "whsec_";
     if (!secret.starts_with(prefix)) return secret.size() >= 16;
     secret.remove_prefix(prefix.size());
-    const bool base64_text = !secret.empty() && secret.size() % 4 == 0 &&
-                             std::all_of(secret.begin(), secret.end(), [](char c) {
-                                 return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+    const std::string_view unpadded = secret.substr(0, secret.find_last_not_of('=') + 1);
+    const bool base64_text = !secret.empty() && secret.size() % 4 == 0 && secret.size() - unpadded.size() <= 2 &&
+                             std::all_of(unpadded.begin(), unpadded.end(), [](char c) {
+                                 return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
                              });
     return base64_text && signing_key(std::string("whsec_") + std::string(secret)).size() >= 16;
 }
@@ -173,7 +200,9 @@ bool verify_webhook(std::string_view secret, std::string_view id, std::string_vi
     auto [end, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), sent);
     if (timestamp.empty() || ec != std::errc{} || end != timestamp.data() + timestamp.size()) return false;
     const auto seconds_now = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    if (sent < seconds_now - tolerance.count() || sent > seconds_now + tolerance.count()) return false;
+    if (sent < 0) return false;
+    const std::int64_t age = sent > seconds_now ? sent - seconds_now : seconds_now - sent;  // no overflow: both >= 0
+    if (age > tolerance.count()) return false;
     const std::string expected = signature(secret, id, timestamp, body);
     bool match = false;
     while (!signatures.empty()) {

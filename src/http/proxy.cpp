@@ -189,6 +189,12 @@ asio::awaitable<Response> forward(std::shared_ptr<ConnectionPool> pool, ProxyOpt
                 if (outgoing.method() == bhttp::verb::head) parser->skip(true);  // headers only, whatever they say
                 auto [rec, read] = co_await bhttp::async_read(stream, buffer, *parser, use_tuple);
                 ec = rec;
+                const bool unread_body = ec == bhttp::error::body_limit && parser->is_header_done();
+                if (unread_body && options.status_only) {
+                    Response status_only{static_cast<int>(parser->get().result_int()), {}, {}};
+                    for (const auto& field : parser->get()) status_only.headers.add(std::string(field.name_string()), std::string(field.value()));
+                    co_return status_only;  // the stream is dropped with the lease: never reused mid-body
+                }
                 const unsigned status = ec ? 0 : parser->get().result_int();
                 if (ec || status < 100 || status >= 200 || status == 101 || interim >= 8) break;  // < 100: invalid, fail fast
             }

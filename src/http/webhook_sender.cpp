@@ -21,7 +21,7 @@ public:
         auto& send = by_origin_[origin];
         if (!send)
             send = proxy_handler(executor_, ProxyOptions{.upstream = origin, .max_idle_connections = 4,
-                                                         .response_body_limit = 64 * 1024})
+                                                         .response_body_limit = 64 * 1024, .status_only = true})
                        .fn;
         return send;
     }

@@ -48,7 +48,7 @@ TEST_P(JobQueueConformance, LeasesInArrivalOrderCountingEachAttemptInTheJob) {
     EXPECT_EQ(s.ready + s.delayed + s.leased, 0u);
 }
 
-TEST_P(JobQueueConformance, RefusesPastItsCapacityAndAfterClose) {
+TEST_P(JobQueueConformance, RefusesPastItsCapacityAndOnceAbandoned) {
     auto q = queue({.queue_capacity = 2});
     EXPECT_EQ(runner.wait(q->enqueue(job("a"))), Errc::ok);
     EXPECT_EQ(runner.wait(q->enqueue(job("b"))), Errc::ok);
@@ -58,10 +58,13 @@ TEST_P(JobQueueConformance, RefusesPastItsCapacityAndAfterClose) {
     ASSERT_TRUE(runner.wait(q->ack(a)));
     EXPECT_EQ(runner.wait(q->enqueue(job("c"))), Errc::ok);
     q->close();
-    EXPECT_EQ(runner.wait(q->enqueue(job("d"))), Errc::shutting_down);
     EXPECT_EQ(runner.wait(q->lease(10s))->job.id, "b") << "a closed queue still drains";
-    EXPECT_EQ(runner.wait(q->lease(10s))->job.id, "c");
-    EXPECT_FALSE(runner.wait(q->lease(10s)).has_value());
+    ASSERT_TRUE(runner.wait(q->ack(lease_now(*q))));
+    EXPECT_EQ(runner.wait(q->enqueue(job("d"))), Errc::ok) << "follow-up work of a draining job";
+    EXPECT_EQ(runner.wait(q->lease(10s))->job.id, "d");
+    EXPECT_FALSE(runner.wait(q->lease(10s)).has_value()) << "drained: no waiting once closed";
+    q->abandon();
+    EXPECT_EQ(runner.wait(q->enqueue(job("e"))), Errc::shutting_down);
 }
 
 TEST_P(JobQueueConformance, ALapsedLeaseMakesTheJobVisibleAgainAndFencesTheFirstWorker) {

@@ -41,7 +41,7 @@ protected:
             {"async",
              {{"workers", 2},
               {"webhooks",
-               {{"allow", {hooks(receiver), hooks(failing)}},
+               {{"allow", {hooks(receiver), hooks(failing), hooks(verbose)}},
                 {"secret", kSecret},
                 {"max_attempts", 3},
                 {"base_ms", 10},
@@ -88,6 +88,7 @@ protected:
 
     test::WebhookReceiver receiver;
     test::WebhookReceiver failing{{500, 500, 500, 500}};
+    test::WebhookReceiver verbose{{}, 256 * 1024};  // answers 200 with more than the sender reads
     std::uint16_t port = 0, admin = 0;
 
 private:
@@ -158,8 +159,22 @@ TEST_F(AsyncChannelsTest, AFailingReceiverIsRetriedThenTheDeliveryIsDeadLettered
         << "the job's own outcome does not depend on its webhook";
 }
 
+TEST_F(AsyncChannelsTest, AReceiverAnswering2xxWithALongBodyHasItsDeliveryOnce) {
+    submit("/delay/0", {{"Callback-URL", hooks(verbose)}});
+    ASSERT_EQ(verbose.wait_for(1, 20s).size(), 1u);
+    int delivered = 0;
+    for (int i = 0; i < 2000 && delivered == 0; ++i) {
+        const auto report = nlohmann::json::parse(test::http_request(admin, "GET", "/async/routes").body());
+        for (const auto& r : report["routes"])
+            if (r["route"] == "ante.webhook") delivered = r["completed"]["succeeded"].get<int>();
+        std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(delivered, 1);
+    EXPECT_EQ(verbose.wait_for(2, 300ms).size(), 1u) << "a 2xx is a delivery, whatever its body";
+}
+
 TEST_F(AsyncChannelsTest, ACallbackOutsideTheAllowlistIsRefusedWith400AndNothingIsQueued) {
-    for (const std::string& url : std::vector<std::string>{"http://127.0.0.1:1/hooks", hooks(receiver) + "mith", "https://127.0.0.1/hooks",
+    for (const std::string& url : std::vector<std::string>{"http://127.0.0.1:1/hooks", hooks(receiver) + "mith", "https://127.0.0.1/hooks", hooks(receiver) + "/../admin",
                                   "http://127.0.0.1:" + std::to_string(receiver.port()) + "@evil.example/hooks"}) {
         auto r = test::http_request(port, "POST", "/delay/0", {{"Callback-URL", url}});
         EXPECT_EQ(r.result_int(), 400) << url;

@@ -8,8 +8,9 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-WebhookReceiver::WebhookReceiver(std::vector<int> statuses)
+WebhookReceiver::WebhookReceiver(std::vector<int> statuses, std::size_t answer_bytes)
     : acceptor_(io_, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}),
+      answer_bytes_(answer_bytes),
       statuses_(statuses.begin(), statuses.end()) {
     port_ = acceptor_.local_endpoint().port();
     acceptor_thread_ = std::thread([this] { accept_loop(); });
@@ -60,7 +61,7 @@ void WebhookReceiver::serve(tcp::socket& socket) {
         }
         arrived_.notify_all();
         bhttp::response<bhttp::string_body> answer{static_cast<bhttp::status>(status), 11};
-        answer.body() = "receiver " + std::to_string(status);
+        answer.body() = answer_bytes_ ? std::string(answer_bytes_, 'x') : "receiver " + std::to_string(status);
         answer.prepare_payload();
         bhttp::write(socket, answer, ec);
         if (ec) return;

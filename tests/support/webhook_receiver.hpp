@@ -1,6 +1,7 @@
 #pragma once
 // A real HTTP receiver for webhook tests: listens on 127.0.0.1, keeps every request it gets and
-// answers each with the next status the test set (200 once they run out).
+// answers each with the next status the test set (200 once they run out), with a short body or
+// one of `answer_bytes`.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,7 +22,7 @@ class WebhookReceiver {
 public:
     using Received = boost::beast::http::request<boost::beast::http::string_body>;
 
-    explicit WebhookReceiver(std::vector<int> statuses = {});
+    explicit WebhookReceiver(std::vector<int> statuses = {}, std::size_t answer_bytes = 0);
     ~WebhookReceiver();
     WebhookReceiver(const WebhookReceiver&) = delete;
     WebhookReceiver& operator=(const WebhookReceiver&) = delete;
@@ -38,6 +39,7 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
+    std::size_t answer_bytes_ = 0;
     std::mutex mutex_;
     std::condition_variable arrived_;
     std::deque<int> statuses_;

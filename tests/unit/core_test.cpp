@@ -169,3 +169,20 @@ TEST(AdminQuery, ParametersArePercentDecoded) {
     EXPECT_EQ(query_param("limit=5", "route"), "");
     EXPECT_EQ(query_param("x=%zz", "x"), "%zz") << "a malformed escape is kept as it is";
 }
+
+TEST(Job, StatusDocumentEmbedsShallowJsonResultsAndRendersAnyHeaderBytes) {
+    JobRecord record{.id = "j", .route = "r", .correlation_id = "c", .status = JobStatus::succeeded};
+    record.inline_result = true;
+    record.result = Response::json(200, nlohmann::json{{"ok", true}});
+    EXPECT_EQ(status_document(record, "/jobs")["result"]["body"]["ok"], true);
+
+    const int depth = 50'000;  // rendering this would recurse once per level
+    record.result->body = std::string(depth, '[') + std::string(depth, ']');
+    const auto doc = status_document(record, "/jobs");
+    EXPECT_TRUE(doc["result"]["body"].is_string()) << "too deep to embed: kept as text";
+    EXPECT_EQ(doc["result"]["body"].get<std::string>().size(), std::size_t{2 * depth});
+
+    record.result->headers.set("X-Bad", "caf\xe9");
+    const std::string text = status_text(record, "/jobs");
+    EXPECT_NE(text.find("caf\xef\xbf\xbd"), std::string::npos) << "U+FFFD for the byte that is not UTF-8";
+}

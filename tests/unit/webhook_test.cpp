@@ -55,6 +55,10 @@ TEST(WebhookSignature, ChecksTheTimestampAsSentAndRefusesWeakOrMalformedSecrets)
     EXPECT_FALSE(valid_webhook_secret("short"));
     EXPECT_FALSE(valid_webhook_secret("whsec_not*base64!")) << "not base64";
     EXPECT_FALSE(valid_webhook_secret("whsec_YWJj")) << "3 bytes of key";
+    EXPECT_FALSE(valid_webhook_secret("whsec_QUJD=EVGR0hJSktMTU5PUFFSU1RVVldY")) << "padding only at the end";
+    const std::string sig = sign_webhook(secret, "e", 1'700'000'000, body);
+    EXPECT_TRUE(verify_webhook(secret, "e", "1700000000", sig, body, at_unix(1'700'000'000), std::chrono::seconds::max()))
+        << "an unbounded tolerance does not overflow";
 }
 
 TEST(CallbackAllowlist, AcceptsOnlyUrlsUnderAnAllowedPrefix) {
@@ -78,6 +82,11 @@ TEST(CallbackAllowlist, AcceptsOnlyUrlsUnderAnAllowedPrefix) {
     EXPECT_NE(callback_refusal(o, ""), "");
     EXPECT_NE(callback_refusal(o, "http://127.0.0.1:9100/" + std::string(3000, 'a')), "");
     EXPECT_NE(callback_refusal(WebhookOptions{}, "http://127.0.0.1:9100/hooks"), "") << "no allowlist, no webhooks";
+    // A path the receiver may resolve outside the prefix is refused, not normalised.
+    for (const char* path : {"/hooks/../admin", "/hooks/./x", "/hooks/..", "/hooks/%2e%2e/admin", "/hooks/..%2Fadmin",
+                             "/hooks/..\\admin", "/hooks/%00", "/hooks/%5c"})
+        EXPECT_NE(callback_refusal(o, std::string("http://127.0.0.1:9100") + path), "") << path;
+    EXPECT_EQ(callback_refusal(o, "http://127.0.0.1:9100/hooks/a.b/..c?next=/../x"), "") << "dots inside names are fine";
 }
 
 TEST(CallbackAllowlist, SplitsAUrlIntoOriginAndTarget) {

@@ -68,7 +68,7 @@ public:
     virtual ~JobQueue() = default;
 
     /// Adds `job`, visible after `delay`. `Errc::queue_full` at capacity, `Errc::shutting_down`
-    /// once closed.
+    /// once abandoned.
     virtual boost::asio::awaitable<Errc> enqueue(Job job, std::chrono::milliseconds delay = {}) = 0;
     /// The next visible job, leased for `visibility`, waiting for one if needed (counts the
     /// attempt in the job's data). Nothing once the queue is closed and holds no visible job.
@@ -101,11 +101,13 @@ public:
     /// Deletes the chosen dead letters; returns how many.
     virtual boost::asio::awaitable<std::size_t> purge(DeadLetterSelector which) = 0;
 
-    /// Refuses new jobs; `lease` drains the visible ones, then answers nothing.
+    /// Stops waiting: `lease` drains the visible jobs, then answers nothing. `enqueue` still
+    /// takes jobs, so a draining job's follow-up work (its webhook) is queued and drained too;
+    /// the dispatcher refuses new submits itself.
     virtual void close() = 0;
-    /// Stops handing out jobs at once (the drain time is over) and wakes every waiting `lease`.
-    /// Returns how many jobs were still queued: kept by a durable backend, lost with the
-    /// in-memory one.
+    /// Stops handing out jobs at once (the drain time is over), wakes every waiting `lease` and
+    /// refuses new jobs. Returns how many jobs were still queued: kept by a durable backend,
+    /// lost with the in-memory one.
     virtual std::size_t abandon() = 0;
     [[nodiscard]] virtual QueueStats stats() const = 0;
     /// The backlog of every route that has jobs or dead letters here, by route name. May walk

@@ -198,6 +198,9 @@ private:
     bool retire_worker();  // true when this worker is past the wanted count and should stop
     void autoscale();
     boost::asio::awaitable<void> work();
+    enum class Leased { nothing, handed_back, ran };
+    /// One turn of a worker: leases a job and runs it (or hands it back when past the count).
+    boost::asio::awaitable<Leased> lease_and_run();
     boost::asio::awaitable<void> scan_due();
     void wake_scan();
     boost::asio::awaitable<void> run(Lease lease);
@@ -230,6 +233,7 @@ private:
     std::atomic<std::size_t> live_workers_{0};
     std::atomic<bool> scanning_{false};
     std::shared_ptr<boost::asio::steady_timer> scan_timer_;  // on its own strand; set by start()
+    std::atomic<bool> draining_{false};      // shutting down: submits are refused
     std::atomic<bool> closing_{false};       // stops the scan for due jobs
     std::atomic<bool> stop_leasing_{false};  // the grace is over: workers take no more jobs
     std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, replayed_{0}, stale_results_{0}, webhooks_refused_{0};

@@ -70,6 +70,8 @@ struct JobRecord {
 /// The status document `GET {jobs_path}/{id}` answers (also the body of webhooks and of
 /// Server-Sent Events).
 nlohmann::json status_document(const JobRecord& record, std::string_view jobs_path);
+/// `status_document` as JSON text; bytes that are not UTF-8 (in a result's headers) become U+FFFD.
+std::string status_text(const JobRecord& record, std::string_view jobs_path);
 
 /// A stored response as JSON: status, headers, and the body as JSON (a JSON body), text
 /// (valid UTF-8) or base64 (`body_base64`, anything else).

@@ -22,6 +22,9 @@ struct ProxyOptions {
     std::string upstream;
     std::size_t max_idle_connections = 64;   ///< kept open for reuse
     std::size_t response_body_limit = 8 * 1024 * 1024;
+    /// Only the answer's status and headers matter (a webhook receiver's): a body past the limit
+    /// is not read, and its connection is closed instead of reused.
+    bool status_only = false;
 };
 
 /// Parses `options.upstream`; throws std::invalid_argument naming the fault.

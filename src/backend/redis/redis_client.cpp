@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include <spdlog/spdlog.h>
+
 namespace ante {
 
 namespace asio = boost::asio;
@@ -124,10 +126,14 @@ asio::awaitable<RedisClient::State::Slot> RedisClient::State::connect() {
     c->stream.expires_after(options.connect_timeout);
     tcp::endpoint endpoint{asio::ip::make_address(options.host), options.port};
     auto [ec] = co_await c->stream.async_connect(endpoint, use_tuple);
+    // The caller gave up (its attempt was cancelled): that says nothing about Redis.
+    if (ec == asio::error::operation_aborted) throw RedisUnavailable("a Redis command was cancelled");
     std::lock_guard lock(mutex);
     if (ec) {
         backoff = std::clamp(backoff * 2, options.reconnect_backoff, std::chrono::milliseconds(2'000));
         down_until = std::chrono::steady_clock::now() + backoff;
+        spdlog::warn("Redis at {}:{} unreachable ({}); commands fail at once for the next {} ms", options.host,
+                     options.port, ec.message(), backoff.count());
         throw RedisUnavailable("cannot connect to Redis at " + options.host + ":" + std::to_string(options.port) +
                                ": " + ec.message());
     }

@@ -112,7 +112,7 @@ void RedisJobQueue::note_stats(const RedisReply& figures) {
 void RedisJobQueue::wake_waiters() { wakeup_->wake(); }
 
 asio::awaitable<Errc> RedisJobQueue::enqueue(Job job, milliseconds delay) {
-    if (closed_.load()) co_return Errc::shutting_down;
+    if (abandoned_.load()) co_return Errc::shutting_down;
     const std::string expires = job.expires_at == SystemTime::max() ? "" : nanos(job.expires_at);
     std::vector<std::string> args{job.id,
                                   job.route,
