@@ -8,7 +8,8 @@ sanitize=false
 [ "${CI:-}" = "true" ] && sanitize=true
 for arg in "$@"; do [ "$arg" = "--sanitize" ] && sanitize=true; done
 
-scripts/install-deps.sh
+scripts/install-deps.sh  # redis-server among them: the Redis backend's tests start their own
+export ANTE_REQUIRE_REDIS=1
 jobs=$(nproc)
 
 cmake --preset dev >/dev/null
