@@ -162,12 +162,16 @@ asio::awaitable<Response> Gateway::dispatch(Request request) {
         ctx.params = std::move(match.params);
         ctx.deadline = clock_->steady_now() + route.timeout;
         std::string id = ctx.correlation_id;
-        if (route.dispatch == Dispatch::sync)
-            response = co_await dispatch_sync(route, request, ctx);
-        else if (route.admission && !route.admission->empty())
-            response = co_await submit_after_admission(route, request, ctx);
-        else
-            response = co_await async_.submit(route, std::move(request), std::move(ctx));
+        try {
+            if (route.dispatch == Dispatch::sync)
+                response = co_await dispatch_sync(route, request, ctx);
+            else if (route.admission && !route.admission->empty())
+                response = co_await submit_after_admission(route, request, ctx);
+            else
+                response = co_await async_.submit(route, std::move(request), std::move(ctx));
+        } catch (const BackendUnavailable& e) {  // never a 202 for a job that may not be stored
+            response = backend_unavailable(id, e.what());
+        }
         ctx.correlation_id = std::move(id);
     }
     response.headers.set("X-Request-Id", ctx.correlation_id);

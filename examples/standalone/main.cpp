@@ -1,17 +1,20 @@
 // The standalone gateway: antechamber driven by a JSON configuration file.
 //
-//   standalone_gateway --config FILE
+//   standalone_gateway --config FILE [--role gateway|worker|both]
 //
-// Prints one line, "listening on ADDR:PORT admin ADDR:PORT", once both listeners are bound.
+// Prints one line, "listening on ADDR:PORT admin ADDR:PORT", once both listeners are bound (a
+// worker, which serves no clients, prints "worker admin ADDR:PORT").
 // SIGINT or SIGTERM drains (stop accepting, finish in-flight requests and jobs within
 // shutdown_grace_ms) and exits 0; a second signal stops at once. Exit codes: 0 done,
 // 1 cannot listen, 2 bad command line or configuration.
 #include <ante/admin.hpp>
+#include <ante/backend/redis/redis_backend.hpp>
 #include <ante/config/config.hpp>
 #include <ante/gateway.hpp>
 #include <ante/http/server.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,6 +29,7 @@
 #include <exception>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -38,8 +42,10 @@ namespace {
 constexpr std::string_view program = "standalone_gateway";
 
 void usage(std::ostream& out) {
-    out << "usage: " << program << " --config FILE\n"
+    out << "usage: " << program << " --config FILE [--role ROLE]\n"
         << "  -c, --config FILE   the gateway's JSON configuration (see docs/configuration.md)\n"
+        << "  --role ROLE         gateway (serve clients, queue jobs), worker (run jobs) or both;\n"
+        << "                      overrides the file's \"role\" (see docs/operations.md)\n"
         << "  -h, --help          show this help\n";
 }
 
@@ -69,6 +75,7 @@ asio::awaitable<void> drain(ante::http::Server& server, ante::Gateway& gateway, 
 
 int main(int argc, char** argv) {
     std::string config_path;
+    std::optional<ante::Role> role;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "-h" || arg == "--help") {
@@ -84,6 +91,13 @@ int main(int argc, char** argv) {
             config_path = argv[++i];
         } else if (arg.starts_with("--config=")) {
             config_path = arg.substr(std::string_view("--config=").size());
+        } else if (arg == "--role" || arg.starts_with("--role=")) {
+            const std::string_view text = arg == "--role" ? (i + 1 < argc ? argv[++i] : "") : arg.substr(7);
+            role = ante::parse_role(text);
+            if (!role) {
+                std::cerr << program << ": --role expects gateway, worker or both, got '" << text << "'\n";
+                return 2;
+            }
         } else {
             std::cerr << program << ": unknown argument '" << arg << "'\n";
             usage(std::cerr);
@@ -99,6 +113,8 @@ int main(int argc, char** argv) {
     ante::GatewayConfig config;
     try {
         config = ante::load_config(config_path);
+        if (role) config.role = *role;
+        ante::check_role(config);
     } catch (const ante::ConfigError& e) {
         std::cerr << program << ": config error: " << e.what() << '\n';
         return 2;
@@ -112,6 +128,15 @@ int main(int argc, char** argv) {
     // Registered before the "listening on" line: a signal sent as soon as a script reads it must
     // drain, not kill. Asio keeps a signal that arrives before async_wait.
     asio::signal_set signals{io, SIGINT, SIGTERM};
+    if (config.backend.type == ante::BackendConfig::Type::redis) {
+        auto redis = ante::use_redis(config.gateway, io.get_executor(), config.backend.redis);
+        asio::co_spawn(io, ante::warn_unless_noeviction(redis), asio::detached);
+    }
+    const bool serves_clients = config.role != ante::Role::worker;
+    if (config.role == ante::Role::gateway) {  // jobs are run by worker processes on the same backend
+        config.gateway.async.workers = 0;
+        config.gateway.async.scaling.enabled = false;
+    }
     ante::Gateway gateway{io.get_executor(), config.gateway};
     try {
         ante::add_routes(config, gateway, io.get_executor());
@@ -144,12 +169,17 @@ int main(int argc, char** argv) {
     };
     // Bind before starting the gateways: started async workers wait for the io_context to run,
     // so an early return after start() would hang in their destructors.
-    if (!listen(server, config.listen, "listen") || !listen(admin_server, config.admin, "admin")) return 1;
+    if ((serves_clients && !listen(server, config.listen, "listen")) || !listen(admin_server, config.admin, "admin"))
+        return 1;
     gateway.start();
     admin.start();
 
-    std::cout << "listening on " << endpoint_text(config.listen.address, server.port()) << " admin "
-              << endpoint_text(config.admin.address, admin_server.port()) << std::endl;  // flush: a script waits for it
+    const std::string admin_at = endpoint_text(config.admin.address, admin_server.port());
+    if (serves_clients)  // flush: a script waits for it
+        std::cout << "listening on " << endpoint_text(config.listen.address, server.port()) << " admin " << admin_at
+                  << std::endl;
+    else
+        std::cout << "worker admin " << admin_at << std::endl;
 
     bool draining = false;
     // Re-armed after the first signal so a second one can cut the drain short.

@@ -2,6 +2,7 @@
 
 #include <ante/router.hpp>
 
+#include "backend_parse.hpp"
 #include "fields.hpp"
 #include "policy_parse.hpp"
 
@@ -291,7 +292,7 @@ constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug", "info"
 GatewayConfig parse_document(const json& doc) {
     const Fields f(doc, "",
                    {"listen", "admin", "io_threads", "shutdown_grace_ms", "log_level", "sync", "async", "breakers",
-                    "routes"});
+                    "routes", "backend", "role"});
     GatewayConfig out;
     if (const json* v = f.find("listen")) out.listen = parse_server(*v, "listen", out.listen);
     if (const json* v = f.find("admin")) out.admin = parse_server(*v, "admin", out.admin);
@@ -309,6 +310,9 @@ GatewayConfig parse_document(const json& doc) {
     if (const json* v = f.find("sync")) parse_sync(*v, out.gateway.sync);
     if (const json* v = f.find("async")) parse_async(*v, out.gateway);
     if (const json* v = f.find("breakers")) out.breakers = parse_breakers(*v);
+    if (const json* v = f.find("backend")) out.backend = config_detail::parse_backend(*v);
+    if (const json* v = f.find("role")) out.role = config_detail::parse_role_field(*v);
+    check_role(out);
 
     const json& routes = f.required("routes");
     if (!routes.is_array() || routes.empty())

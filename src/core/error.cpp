@@ -2,6 +2,7 @@
 #include <ante/core/problem.hpp>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <string>
 
@@ -30,6 +31,7 @@ int http_status(Errc e) noexcept {
         case Errc::method_not_allowed: return 405;
         case Errc::conflict:
         case Errc::cancelled: return 409;
+        case Errc::backend_unavailable: return 503;
         case Errc::unprocessable: return 422;
         case Errc::payload_too_large: return 413;
         case Errc::headers_too_large: return 431;
@@ -70,6 +72,7 @@ std::string_view title(Errc e) noexcept {
         case Errc::bulkhead_full: return "Bulkhead full";
         case Errc::unprocessable: return "Idempotency key reused with a different request";
         case Errc::cancelled: return "Cancelled";
+        case Errc::backend_unavailable: return "Backend unavailable";
     }
     return "Unknown error";
 }
@@ -130,6 +133,15 @@ Response problem(int status, std::string_view title_text, std::string_view detai
 Response problem(Errc e, std::string_view detail, std::string_view correlation_id) {
     Response r = problem(http_status(e), title(e), detail, correlation_id);
     r.error = e;
+    return r;
+}
+
+Response backend_unavailable(std::string_view correlation_id, std::string_view why) {
+    spdlog::warn("[{}] {}", correlation_id, why);
+    Response r = problem(Errc::backend_unavailable,
+                         "the job store cannot be reached; nothing was queued or changed, try again shortly",
+                         correlation_id);
+    r.headers.set("Retry-After", "1");
     return r;
 }
 

@@ -138,8 +138,14 @@ asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request re
     Errc refused = Errc::shutting_down;  // while draining
     if (!draining_.load()) refused = co_await store_->create(std::move(record));
     if (refused == Errc::ok) {
-        refused = co_await queue_->enqueue(std::move(job));
-        if (refused != Errc::ok) co_await store_->erase(id);  // never leave a record for a job that is not queued
+        std::optional<std::string> unreachable;
+        try {
+            refused = co_await queue_->enqueue(std::move(job));
+        } catch (const BackendUnavailable& e) {
+            unreachable = e.what();
+        }
+        if (refused != Errc::ok || unreachable) co_await store_->erase(id);  // never a record for a job not queued
+        if (unreachable) throw BackendUnavailable(*unreachable);  // answered 503 (a job that did reach the queue finds no record and is dropped)
     }
     if (refused != Errc::ok) {
         if (token) co_await store_->release_key(scope, token);

@@ -50,6 +50,8 @@ asio::awaitable<Response> call_awaitable_guarded(const AwaitableFn& fn, Request 
                                                  RunnerCounters& counters) {
     try {
         co_return co_await fn(std::move(request), ctx);
+    } catch (const BackendUnavailable& e) {
+        co_return backend_unavailable(ctx.correlation_id, e.what());
     } catch (const boost::system::system_error& e) {
         if (e.code() == asio::error::operation_aborted) throw;  // lost the race to the deadline
         co_return handler_failed(ctx, counters, e.what());

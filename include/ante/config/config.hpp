@@ -29,6 +29,7 @@
 /// `admin` takes the same fields as `listen`. Unknown fields are errors, so a typo never
 /// passes silently.
 
+#include <ante/backend/redis/redis_backend.hpp>
 #include <ante/config/policy_config.hpp>
 #include <ante/gateway.hpp>
 #include <ante/http/proxy.hpp>
@@ -40,6 +41,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -103,6 +105,20 @@ inline http::ServerOptions default_server_options(std::uint16_t port) {
     return o;
 }
 
+/// Where async jobs and their records live (docs/operations.md).
+struct BackendConfig {
+    enum class Type { memory, redis };
+    Type type = Type::memory;
+    RedisBackendOptions redis;  ///< type == redis
+};
+
+/// What a standalone process does: serve clients (and queue their jobs), run jobs, or both.
+/// `gateway` and `worker` need a shared backend: they are separate processes on one Redis.
+enum class Role { gateway, worker, both };
+
+/// "gateway", "worker" or "both"; nothing for any other text.
+std::optional<Role> parse_role(std::string_view text);
+
 /// Everything the standalone gateway reads from its configuration file.
 struct GatewayConfig {
     http::ServerOptions listen = default_server_options(8080);
@@ -114,7 +130,13 @@ struct GatewayConfig {
     std::map<std::string, CircuitBreakerOptions, std::less<>> breakers;
     std::chrono::milliseconds shutdown_grace{10'000};  ///< drain time on SIGINT/SIGTERM
     std::string log_level = "info";   ///< trace, debug, info, warn, error, critical or off
+    BackendConfig backend;            ///< memory (the default) or redis
+    Role role = Role::both;
 };
+
+/// Refuses a role that cannot work with the configured backend (a gateway without workers on
+/// an in-process queue). Throws ConfigError.
+void check_role(const GatewayConfig& config);
 
 /// Parses and validates a configuration document. Throws ConfigError naming the faulty field.
 GatewayConfig parse_config(std::string_view json_text);

@@ -3,6 +3,7 @@
 /// The one error enum of the request path, its category, and its single mapping to HTTP.
 
 #include <string_view>
+#include <stdexcept>
 #include <system_error>
 
 namespace ante {
@@ -29,6 +30,7 @@ enum class Errc {
     bulkhead_full,         ///< the bulkhead has no free place (and the wait, if any, ran out)
     unprocessable,         ///< an Idempotency-Key reused with a different request
     cancelled,             ///< the work was cancelled before it finished (DELETE, shutdown)
+    backend_unavailable,   ///< the shared job queue or status store cannot be reached
 };
 
 /// The error category of `Errc`.
@@ -41,6 +43,13 @@ int http_status(Errc e) noexcept;
 
 /// A short human title for `e`, used as the RFC 9457 `title`.
 std::string_view title(Errc e) noexcept;
+
+/// Thrown by a job queue or status store whose server cannot be reached (or stopped answering
+/// mid-command, which may then have run). The gateway answers it with 503 and Retry-After.
+class BackendUnavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 }  // namespace ante
 

@@ -17,4 +17,7 @@ Response problem(int status, std::string_view title, std::string_view detail,
 /// The problem response for `e`, with the status and title `http_status(e)` and `title(e)` give.
 Response problem(Errc e, std::string_view detail, std::string_view correlation_id);
 
+/// 503 with Retry-After for a `BackendUnavailable`; its text (`why`) goes to the log only.
+Response backend_unavailable(std::string_view correlation_id, std::string_view why);
+
 }  // namespace ante

@@ -4,6 +4,8 @@
 /// replies (its own I/O would block a thread), connections are pooled, and each
 /// carries one command at a time.
 
+#include <ante/core/error.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -40,9 +42,9 @@ struct RedisReply {
 
 /// Redis could not be reached, or the connection broke mid-command (which may
 /// then have run).
-class RedisUnavailable : public std::runtime_error {
+class RedisUnavailable : public BackendUnavailable {
 public:
-    using std::runtime_error::runtime_error;
+    using BackendUnavailable::BackendUnavailable;
 };
 
 /// Redis answered with an error reply where none was expected.
