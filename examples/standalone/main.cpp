@@ -138,6 +138,9 @@ int main(int argc, char** argv) {
         config.gateway.async.scaling.enabled = false;
     }
     ante::Gateway gateway{io.get_executor(), config.gateway};
+    // The gateway owns the backends now: they must go before the io_context their sockets use.
+    config.gateway.queue.reset();
+    config.gateway.store.reset();
     try {
         ante::add_routes(config, gateway, io.get_executor());
     } catch (const ante::ConfigError& e) {

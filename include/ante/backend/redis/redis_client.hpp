@@ -61,6 +61,7 @@ struct RedisScript {
     std::string sha1;
 };
 
+/// Destroy it (and what holds it: a queue, a store, a gateway) before its io_context.
 class RedisClient {
 public:
     RedisClient(boost::asio::any_io_executor executor, RedisOptions options);
