@@ -3,8 +3,11 @@
 // it. Real processes, real sockets, a real redis-server (appendfsync always), real kill -9.
 
 #include "support/child_process.hpp"
+#include "support/io_runner.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
+
+#include <ante/backend/redis/redis_backend.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -160,6 +163,22 @@ TEST_F(RedisProcessesTest, ARedisRestartRefusesSubmitsWhileDownAndKeepsEveryAcce
         ASSERT_EQ(final_status(accepted[n], static_cast<int>(n)), "succeeded") << accepted[n];
     std::cout << "[ measured ] Redis restart: " << accepted.size() << " accepted, all completed; " << answers[503]
               << " refused with 503\n";
+}
+
+}  // namespace
+
+namespace {
+
+TEST(RedisEvictionPolicy, IsReadSoThatAnEvictingRedisIsWarnedAbout) {
+    if (!test::RedisServer::binary()) GTEST_SKIP() << "redis-server is not installed";
+    test::IoRunner runner{1};
+    auto policy_of = [&](std::vector<std::string> options) {
+        test::RedisServer server{std::move(options)};
+        RedisClient client{runner.io().get_executor(), RedisOptions{.port = server.port()}};
+        return runner.wait(eviction_policy(client));
+    };
+    EXPECT_EQ(policy_of({}), "noeviction") << "Redis's default";
+    EXPECT_EQ(policy_of({"--maxmemory-policy", "allkeys-lru"}), "allkeys-lru");
 }
 
 }  // namespace

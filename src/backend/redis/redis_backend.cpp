@@ -22,19 +22,22 @@ std::shared_ptr<RedisClient> use_redis(GatewayOptions& options, boost::asio::any
     return client;
 }
 
+boost::asio::awaitable<std::string> eviction_policy(RedisClient& redis) {
+    std::vector<std::string> ask{"CONFIG", "GET", "maxmemory-policy"};
+    RedisReply reply = co_await redis.command(std::move(ask));
+    co_return reply.is_error() || reply.elements.size() < 2 ? std::string() : reply.elements[1].text;
+}
+
 boost::asio::awaitable<void> warn_unless_noeviction(std::shared_ptr<RedisClient> redis) {
     const std::string where = redis->options().host + ":" + std::to_string(redis->options().port);
     try {
-        std::vector<std::string> ask{"CONFIG", "GET", "maxmemory-policy"};
-        RedisReply reply = co_await redis->command(std::move(ask));
-        if (reply.is_error() || reply.elements.size() < 2) {
-            spdlog::warn("Redis at {}: cannot read maxmemory-policy ({}); make sure it is noeviction", where,
-                         reply.is_error() ? reply.text : "no answer");
-        } else if (reply.elements[1].text != "noeviction") {
+        const std::string policy = co_await eviction_policy(*redis);
+        if (policy.empty())
+            spdlog::warn("Redis at {}: cannot read maxmemory-policy; make sure it is noeviction", where);
+        else if (policy != "noeviction")
             spdlog::warn("Redis at {} has maxmemory-policy {}: under memory pressure it evicts keys, and queued "
                          "jobs and their records would vanish. Set maxmemory-policy noeviction (docs/operations.md)",
-                         where, reply.elements[1].text);
-        }
+                         where, policy);
     } catch (const std::exception& e) {
         spdlog::warn("Redis at {}: cannot check maxmemory-policy: {}", where, e.what());
     }

@@ -26,6 +26,10 @@ struct RedisBackendOptions {
 std::shared_ptr<RedisClient> use_redis(GatewayOptions& options, boost::asio::any_io_executor executor,
                                        RedisBackendOptions redis);
 
+/// Redis's `maxmemory-policy` ("noeviction" is the only safe one for jobs). Throws
+/// BackendUnavailable; an empty text when Redis would not say (CONFIG may be renamed away).
+boost::asio::awaitable<std::string> eviction_policy(RedisClient& redis);
+
 /// Logs a warning when Redis may evict keys (a `maxmemory-policy` other than `noeviction`):
 /// evicted jobs and records would vanish without a trace. Logs, never throws.
 boost::asio::awaitable<void> warn_unless_noeviction(std::shared_ptr<RedisClient> redis);
