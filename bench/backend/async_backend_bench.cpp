@@ -40,6 +40,7 @@ void submit_to_complete(benchmark::State& state, bool redis) {
         if (redis) {
             ante::RedisBackendOptions backend;
             backend.server.port = static_cast<std::uint16_t>(std::atoi(port));
+            backend.server.connections = static_cast<std::size_t>(state.range(1));
             backend.prefix = "bench-" + std::to_string(std::rand());
             ante::use_redis(options, io.get_executor(), std::move(backend));
         }
@@ -71,8 +72,9 @@ void submit_to_complete(benchmark::State& state, bool redis) {
 void BM_SubmitToComplete_Memory(benchmark::State& state) { submit_to_complete(state, false); }
 void BM_SubmitToComplete_Redis(benchmark::State& state) { submit_to_complete(state, true); }
 
+// Arguments: workers, and for Redis the client's pooled connections.
 BENCHMARK(BM_SubmitToComplete_Memory)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_SubmitToComplete_Redis)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SubmitToComplete_Redis)->Args({4, 8})->Args({4, 32})->Args({16, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
