@@ -139,7 +139,7 @@ Response problem(Errc e, std::string_view detail, std::string_view correlation_i
 Response backend_unavailable(std::string_view correlation_id, std::string_view why) {
     spdlog::warn("[{}] {}", correlation_id, why);
     Response r = problem(Errc::backend_unavailable,
-                         "the job store cannot be reached; nothing was queued or changed, try again shortly",
+                         "the job store cannot be reached, so the request was not accepted; try again shortly",
                          correlation_id);
     r.headers.set("Retry-After", "1");
     return r;

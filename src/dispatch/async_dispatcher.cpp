@@ -10,7 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "sleep.hpp"
+#include "coroutine_steps.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
@@ -136,20 +136,18 @@ asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request re
     record.callback_url = std::string(request.headers.get(options_.webhooks.header).value_or(""));
     const std::string id = job.id;
     Errc refused = Errc::shutting_down;  // while draining
-    if (!draining_.load()) refused = co_await store_->create(std::move(record));
-    if (refused == Errc::ok) {
-        std::optional<std::string> unreachable;
+    std::optional<std::string> unreachable;
+    if (!draining_.load()) {
         try {
-            refused = co_await queue_->enqueue(std::move(job));
+            refused = co_await store_and_queue(std::move(record), std::move(job));
         } catch (const BackendUnavailable& e) {
             unreachable = e.what();
         }
-        if (refused != Errc::ok || unreachable) co_await store_->erase(id);  // never a record for a job not queued
-        if (unreachable) throw BackendUnavailable(*unreachable);  // answered 503 (a job that did reach the queue finds no record and is dropped)
     }
-    if (refused != Errc::ok) {
-        if (token) co_await store_->release_key(scope, token);
+    if (refused != Errc::ok || unreachable) {
+        if (token) co_await quietly(store_->release_key(scope, token));  // a retry may claim the key at once
         rejected_.fetch_add(1, std::memory_order_relaxed);
+        if (unreachable) co_return backend_unavailable(ctx.correlation_id, *unreachable);
         Response r = problem(refused, "the job was not accepted; nothing was queued", ctx.correlation_id);
         r.headers.set("Retry-After", std::to_string(options_.retry_after.count()));
         co_return r;
@@ -157,6 +155,23 @@ asio::awaitable<Response> AsyncDispatcher::submit(const Route& route, Request re
     if (token) co_await store_->complete_key(scope, token, id, route.idempotency.keep);
     submitted_.fetch_add(1, std::memory_order_relaxed);
     co_return accepted(id, false);
+}
+
+asio::awaitable<Errc> AsyncDispatcher::store_and_queue(JobRecord record, Job job) {
+    const std::string id = job.id;
+    Errc refused = co_await store_->create(std::move(record));
+    if (refused != Errc::ok) co_return refused;
+    std::optional<std::string> unreachable;
+    try {
+        refused = co_await queue_->enqueue(std::move(job));
+    } catch (const BackendUnavailable& e) {
+        unreachable = e.what();
+    }
+    // Never a record for a job that is not queued. (A job that did reach the queue, its reply
+    // lost, finds no record and is dropped by the worker.)
+    if (refused != Errc::ok || unreachable) co_await quietly(store_->erase(id));
+    if (unreachable) throw BackendUnavailable(*unreachable);
+    co_return refused;
 }
 
 asio::awaitable<void> AsyncDispatcher::after_write(const JobRecord& record) {
@@ -262,31 +277,50 @@ asio::awaitable<std::vector<DeadLetter>> AsyncDispatcher::dead_letters(DeadLette
 
 asio::awaitable<std::size_t> AsyncDispatcher::redrive(DeadLetterSelector which) {
     // The records say queued before the jobs are visible, so no worker finds a dead record.
+    // Only a record that still says dead_lettered is redriven: a concurrent redrive (another
+    // process's) that came first has moved it on, and its job may have finished since.
     auto chosen = co_await queue_->dead_letters(which);
     std::size_t redriven = 0;
     for (const DeadLetter& dead : chosen) {
-        for (int tries = 0; tries < 16; ++tries) {
-            auto record = co_await store_->get(dead.job.id);
-            if (!record) break;  // its retention passed: redrive it without a record to report to
-            record->status = JobStatus::queued;
-            record->attempts = 0;
-            record->cancel_requested = false;
-            record->result.reset();
-            record->updated = clock_->system_now();
-            record->note(record->updated, "redriven from the dead letters: a new series of attempts");
-            JobRecord proposed = *record;
-            if (co_await store_->compare_and_set(std::move(proposed))) {
-                ++record->version;
-                co_await after_write(*record);
-                break;
-            }
-        }
+        const auto queued = co_await set_dead_record(dead.job.id, JobStatus::queued,
+                                                     "redriven from the dead letters: a new series of attempts");
+        if (queued == RecordMove::other_state) continue;
         DeadLetterSelector one{.id = dead.job.id, .route = {}, .limit = 1};
         auto jobs = co_await queue_->redrive(std::move(one));
         redriven += jobs.size();
+        if (jobs.empty() && queued == RecordMove::moved)  // the queue is full, or another redrive took it
+            co_await set_dead_record(dead.job.id, JobStatus::dead_lettered, "the redrive was refused: the queue is full");
     }
     if (redriven) spdlog::info("async dispatcher: {} dead letter(s) redriven", redriven);
     co_return redriven;
+}
+
+asio::awaitable<AsyncDispatcher::RecordMove> AsyncDispatcher::set_dead_record(const std::string& id, JobStatus to,
+                                                                              const std::string& note) {
+    const JobStatus from = to == JobStatus::queued ? JobStatus::dead_lettered : JobStatus::queued;
+    for (int tries = 0; tries < 16; ++tries) {
+        auto record = co_await store_->get(id);
+        if (!record) co_return RecordMove::no_record;  // its retention passed: the job goes without one
+        if (record->status != from) co_return RecordMove::other_state;
+        record->status = to;
+        if (to == JobStatus::queued) {
+            record->attempts = 0;
+            record->cancel_requested = false;
+            record->result.reset();
+        }
+        record->updated = clock_->system_now();
+        record->note(record->updated, note);
+        JobRecord proposed = *record;
+        if (co_await store_->compare_and_set(std::move(proposed))) {
+            ++record->version;
+            if (to == JobStatus::queued)
+                co_await after_write(*record);
+            else
+                watch_.notify(record->id);  // back to where it was: no second webhook
+            co_return RecordMove::moved;
+        }
+    }
+    co_return RecordMove::other_state;
 }
 
 asio::awaitable<std::size_t> AsyncDispatcher::purge(DeadLetterSelector which) {

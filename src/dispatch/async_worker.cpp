@@ -15,7 +15,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "sleep.hpp"
+#include "coroutine_steps.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -146,14 +146,16 @@ asio::awaitable<AsyncDispatcher::Leased> AsyncDispatcher::lease_and_run() {
 asio::awaitable<void> AsyncDispatcher::scan_due() {
     const auto timer = scan_timer_;
     while (!closing_.load()) {
+        bool scanned = true;
         try {
             co_await queue_->promote_due();
         } catch (const std::exception& e) {  // the workers' leases promote too; the next scan tries again
             spdlog::warn("async dispatcher: scanning for due jobs failed: {}", e.what());
+            scanned = false;
         }
         if (options_.scaling.enabled) autoscale();
-        auto wait = options_.poll_interval;
-        if (auto due = queue_->next_due()) {
+        auto wait = options_.poll_interval;  // after a failure: not sooner, whatever next_due says
+        if (auto due = queue_->next_due(); due && scanned) {
             auto until = std::chrono::duration_cast<milliseconds>(*due - clock_->system_now());
             wait = std::clamp(until, milliseconds(1), options_.poll_interval);
         }
@@ -249,7 +251,9 @@ asio::awaitable<void> AsyncDispatcher::run(Lease lease) {
         co_return;
     }
     if (job.attempt > max_attempts(*route)) {  // earlier leases lapsed: their workers stopped or hung
-        co_await bury(lease, "attempts exhausted", previous_error.empty() ? "the lease lapsed" : previous_error);
+        // Named: GCC 12 destroys a conditional's temporary twice when it is a coroutine's argument.
+        std::string last_error = previous_error.empty() ? "the lease lapsed" : previous_error;
+        co_await bury(lease, "attempts exhausted", std::move(last_error));
         co_return;
     }
     if (!co_await write_record(lease, [&](JobRecord& r) {

@@ -43,6 +43,15 @@ protected:
     nlohmann::json status_of(Gateway& gw, const std::string& id) {
         return nlohmann::json::parse(call(gw, test::get("/jobs/" + id)).body);
     }
+    // The record says dead_lettered a moment before the worker moves the job to the dead letters.
+    std::vector<DeadLetter> dead_letters_once_buried(AsyncDispatcher& jobs) {
+        for (int i = 0; i < 2'000; ++i) {
+            auto dead = runner.wait(jobs.dead_letters({}));
+            if (!dead.empty()) return dead;
+            std::this_thread::sleep_for(1ms);
+        }
+        return {};
+    }
     nlohmann::json await_final(Gateway& gw, const std::string& id) {
         for (int i = 0; i < 10'000; ++i) {
             auto doc = status_of(gw, id);
@@ -191,7 +200,7 @@ TEST_P(AsyncDispatchConformance, APoisonJobIsDeadLetteredAfterMaxAttemptsAndRedr
     EXPECT_EQ(call(*gw, test::get("/jobs/" + id + "/result")).body, "attempt 4") << "the last answer is kept";
 
     AsyncDispatcher& jobs = gw->async_dispatcher();
-    auto dead = runner.wait(jobs.dead_letters({}));
+    auto dead = dead_letters_once_buried(jobs);
     ASSERT_EQ(dead.size(), 1u);
     EXPECT_EQ(dead[0].job.id, id);
     EXPECT_EQ(dead[0].reason, "attempts exhausted");
@@ -205,8 +214,36 @@ TEST_P(AsyncDispatchConformance, APoisonJobIsDeadLetteredAfterMaxAttemptsAndRedr
     EXPECT_EQ(calls.load(), 8);
     EXPECT_NE(doc["history"].dump().find("redriven"), std::string::npos) << "the history is kept";
     EXPECT_GE(doc["history"].size(), 9u);
+    ASSERT_EQ(dead_letters_once_buried(jobs).size(), 1u);
     EXPECT_EQ(runner.wait(jobs.purge({})), 1u);
     EXPECT_TRUE(runner.wait(jobs.dead_letters({})).empty());
+}
+
+TEST_P(AsyncDispatchConformance, RedrivesRacingForOneDeadLetterRunItOnceAndNeverUndoItsOutcome) {
+    auto gw = gateway(false);
+    std::atomic<bool> healthy{false};
+    std::atomic<int> calls{0};
+    gw->add(Route{.name = "flaky", .method = "POST", .pattern = "/flaky",
+                  .handler = blocking_handler([&](const Request&, Context&) {
+                      ++calls;
+                      return Response::text(healthy ? 200 : 502, "");
+                  }),
+                  .dispatch = Dispatch::async, .redelivery = test::quick_retries(1)});
+    gw->start();
+    const std::string id = submit(*gw, test::post("/flaky"));
+    ASSERT_EQ(await_final(*gw, id)["status"], "dead_lettered");
+    healthy = true;
+    AsyncDispatcher& jobs = gw->async_dispatcher();
+    std::vector<std::future<std::size_t>> redrives;  // as from several admin listeners at once
+    for (int i = 0; i < 8; ++i)
+        redrives.push_back(boost::asio::co_spawn(runner.io(), jobs.redrive({.id = id}), boost::asio::use_future));
+    std::size_t redriven = 0;
+    for (auto& r : redrives) redriven += r.get();
+    EXPECT_EQ(redriven, 1u);
+    EXPECT_EQ(await_final(*gw, id)["status"], "succeeded");
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(status_of(*gw, id)["status"], "succeeded") << "no late redrive put it back in the queue";
+    EXPECT_EQ(calls.load(), 2);
 }
 
 TEST_P(AsyncDispatchConformance, AJobForAnUnknownRouteGoesToTheDeadLettersWithTheReason) {

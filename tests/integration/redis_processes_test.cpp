@@ -134,6 +134,27 @@ TEST_F(RedisProcessesTest, AWorkerKilledMidJobLosesNoJob) {
     RecordProperty("duplicates", served - jobs);
 }
 
+TEST_F(RedisProcessesTest, AFullRedisRefusesSubmitsWith503AndLosesNothingAccepted) {
+    test::IoRunner runner{1};
+    RedisClient admin{runner.io().get_executor(), RedisOptions{.port = redis_->port()}};
+    auto set_maxmemory = [&](const std::string& bytes) {
+        std::vector<std::string> command{"CONFIG", "SET", "maxmemory", bytes};
+        ASSERT_FALSE(runner.wait(admin.command(std::move(command))).is_error());
+    };
+    auto [before, accepted] = submit(0, 0);
+    ASSERT_EQ(before, 202);
+    set_maxmemory("1");  // noeviction (Redis's default): writes are refused, nothing is dropped
+    for (int n = 0; n < 4; ++n) {
+        auto r = test::http_request(ports_[n % 2], "POST", "/delay/0");
+        EXPECT_EQ(r.result_int(), 503) << r.body();
+        EXPECT_EQ(r[boost::beast::http::field::retry_after], "1");
+        EXPECT_EQ(r[boost::beast::http::field::content_type], "application/problem+json");
+    }
+    set_maxmemory("0");
+    EXPECT_EQ(submit(1, 0).first, 202);
+    EXPECT_EQ(final_status(accepted, 0), "succeeded");
+}
+
 TEST_F(RedisProcessesTest, ARedisRestartRefusesSubmitsWhileDownAndKeepsEveryAcceptedJob) {
     std::atomic<bool> stop{false};
     std::mutex m;

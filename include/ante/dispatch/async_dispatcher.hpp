@@ -198,6 +198,12 @@ private:
     bool retire_worker();  // true when this worker is past the wanted count and should stop
     void autoscale();
     boost::asio::awaitable<void> work();
+    /// Creates the record, then queues the job; erases the record when the job is not queued.
+    /// Throws BackendUnavailable (after that cleanup).
+    boost::asio::awaitable<Errc> store_and_queue(JobRecord record, Job job);
+    enum class RecordMove { moved, no_record, other_state };
+    /// Moves a dead letter's record between dead_lettered and queued (a redrive, or its undoing).
+    boost::asio::awaitable<RecordMove> set_dead_record(const std::string& id, JobStatus to, const std::string& note);
     enum class Leased { nothing, handed_back, ran };
     /// One turn of a worker: leases a job and runs it (or hands it back when past the count).
     boost::asio::awaitable<Leased> lease_and_run();

@@ -195,7 +195,14 @@ asio::awaitable<RedisReply> RedisClient::eval(const RedisScript& script, std::ve
         command[1] = script.source;
         reply = co_await this->command(std::move(command));
     }
-    if (reply.is_error()) throw RedisError("Redis script failed: " + reply.text);
+    if (reply.is_error()) {
+        // Redis refusing for now (loading its data, out of memory, a busy script, a replica
+        // that cannot write...) is unavailability: the caller answers 503 and tries again.
+        for (std::string_view transient : {"LOADING", "OOM", "BUSY", "MASTERDOWN", "READONLY", "MISCONF", "NOAUTH",
+                                           "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN"})
+            if (reply.text.starts_with(transient)) throw RedisUnavailable("Redis refused: " + reply.text);
+        throw RedisError("Redis script failed: " + reply.text);
+    }
     co_return reply;
 }
 

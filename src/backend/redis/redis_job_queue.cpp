@@ -139,9 +139,18 @@ asio::awaitable<std::optional<Lease>> RedisJobQueue::lease(milliseconds visibili
         auto reply = co_await run(redis_queue::lease(), std::move(args));
         if (reply.type == RedisReply::Type::array) {
             const auto& f = reply.elements;
-            Lease leased{.job = job_from(f), .token = static_cast<std::uint64_t>(f.at(7).integer)};
+            Lease leased{.job = {}, .token = static_cast<std::uint64_t>(f.at(7).integer)};
+            std::optional<std::string> unreadable;
+            try {
+                leased.job = job_from(f);
+            } catch (const std::exception& e) {  // a field lost or changed outside the gateway
+                unreadable = e.what();
+            }
+            leased.job.id = f.at(0).text;
             leased.job.attempt = static_cast<int>(f.at(6).integer);
-            co_return leased;
+            if (!unreadable) co_return leased;
+            co_await bury(leased, "the job could not be read", "a malformed field: " + *unreadable);
+            continue;
         }
         if (closed_.load()) co_return std::nullopt;  // drained
         // Nothing visible: wait for a local wake-up, or poll again after the interval.

@@ -1,5 +1,6 @@
 #pragma once
-// A pause inside a coroutine, on its own executor.
+// Small coroutine helpers of the dispatchers: a pause on the coroutine's own executor, and a
+// step whose failure is ignored.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -10,6 +11,14 @@
 #include <chrono>
 
 namespace ante {
+
+/// Runs `step`, ignoring a failure: cleanup that is worth trying but may meet the same outage.
+inline boost::asio::awaitable<void> quietly(boost::asio::awaitable<void> step) {
+    try {
+        co_await std::move(step);
+    } catch (const std::exception&) {
+    }
+}
 
 inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds wait) {
     boost::asio::steady_timer timer{co_await boost::asio::this_coro::executor, wait};
