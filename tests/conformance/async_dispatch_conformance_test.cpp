@@ -104,6 +104,26 @@ TEST_P(AsyncDispatchConformance, ALeaseLapsingUnderARunningWorkerGivesTheJobToAn
     EXPECT_EQ(gw->async_dispatcher().stats().succeeded, 1u);
 }
 
+TEST_P(AsyncDispatchConformance, AJobWhoseOnlyAttemptsLeaseLapsedIsDeadLetteredWithThatReason) {
+    auto gw = gateway(true, {.workers = 2, .visibility = 10s});
+    gw->add(Route{.name = "once", .method = "POST", .pattern = "/once",  // no retry policy: one attempt
+                  .handler = blocking_handler([&](const Request&, Context&) {
+                      gate.wait();
+                      return Response::text(200, "late");
+                  }),
+                  .dispatch = Dispatch::async, .timeout = 1h});
+    gw->start();
+    const std::string id = submit(*gw, test::post("/once"));
+    await([&] { return gate.entered() == 1; }, "the attempt started");
+    clock->advance(11s);  // its lease lapses: the next delivery finds its one attempt used
+    auto doc = await_final(*gw, id);
+    EXPECT_EQ(doc["status"], "dead_lettered");
+    EXPECT_NE(doc["error"].get<std::string>().find("the lease lapsed"), std::string::npos) << doc.dump();
+    gate.release();
+    await([&] { return gw->async_dispatcher().stats().stale_results >= 1; }, "the late result was refused");
+    EXPECT_EQ(status_of(*gw, id)["status"], "dead_lettered") << "one final state";
+}
+
 TEST_P(AsyncDispatchConformance, AHandlerHungPastItsAttemptTimeoutIsRedelivered) {
     auto gw = gateway(false);
     std::atomic<int> calls{0};
