@@ -120,11 +120,14 @@ asio::awaitable<void> AsyncDispatcher::work() {
         if (retire_worker()) co_return;  // counted out already: touch nothing after this
         try {
             if (co_await lease_and_run() == Leased::nothing) break;
+            if (backoff > milliseconds::zero()) spdlog::info("async worker: the backend answers again");
             backoff = milliseconds::zero();
             continue;
         } catch (const std::exception& e) {  // the lease lapses and the job comes back
+            // Logged once per outage at error level; the retries after it at debug.
+            const auto level = backoff == milliseconds::zero() ? spdlog::level::err : spdlog::level::debug;
             backoff = std::clamp(backoff * 2, milliseconds(100), milliseconds(2'000));
-            spdlog::error("async worker: {}; trying again in {} ms", e.what(), backoff.count());
+            spdlog::log(level, "async worker: {}; trying again (backing off up to 2 s)", e.what());
         }
         co_await sleep_for(backoff);
     }
@@ -149,8 +152,11 @@ asio::awaitable<void> AsyncDispatcher::scan_due() {
         bool scanned = true;
         try {
             co_await queue_->promote_due();
+            if (scan_failing_) spdlog::info("async dispatcher: scanning for due jobs works again");
+            scan_failing_ = false;
         } catch (const std::exception& e) {  // the workers' leases promote too; the next scan tries again
-            spdlog::warn("async dispatcher: scanning for due jobs failed: {}", e.what());
+            if (!scan_failing_) spdlog::warn("async dispatcher: scanning for due jobs failed: {}", e.what());
+            scan_failing_ = true;
             scanned = false;
         }
         if (options_.scaling.enabled) autoscale();

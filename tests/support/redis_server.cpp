@@ -50,10 +50,12 @@ RedisServer::~RedisServer() {
 }
 
 void RedisServer::start() {
-    std::vector<std::string> args{"--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_.string(),
-                                  "--save", "", "--logfile", "", "--daemonize", "no"};
+    // Under setpriv --pdeathsig: a test process killed outright (a ctest timeout) takes its
+    // redis-server with it instead of leaving it running.
+    std::vector<std::string> args{"--pdeathsig", "KILL", *binary(), "--port", std::to_string(port_), "--bind",
+                                  "127.0.0.1", "--dir", dir_.string(), "--save", "", "--logfile", "", "--daemonize", "no"};
     args.insert(args.end(), extra_.begin(), extra_.end());
-    process_ = ChildProcess::start(*binary(), args);
+    process_ = ChildProcess::start("/usr/bin/setpriv", args);
     for (;;) {  // its log goes to stdout; read_line throws when it exits or stays silent
         if (process_->read_line(std::chrono::seconds(10)).find("Ready to accept connections") != std::string::npos) return;
     }

@@ -240,6 +240,7 @@ private:
     std::atomic<bool> scanning_{false};
     std::shared_ptr<boost::asio::steady_timer> scan_timer_;  // on its own strand; set by start()
     std::atomic<bool> draining_{false};      // shutting down: submits are refused
+    bool scan_failing_ = false;              // the scan's last promote failed (logged once per outage)
     std::atomic<bool> closing_{false};       // stops the scan for due jobs
     std::atomic<bool> stop_leasing_{false};  // the grace is over: workers take no more jobs
     std::atomic<std::uint64_t> submitted_{0}, rejected_{0}, replayed_{0}, stale_results_{0}, webhooks_refused_{0};
