@@ -111,7 +111,8 @@ first=$(idem '{"order": 1}' | grep -i '^location:' | awk '{ print $2 }')
 again=$(idem '{"order": 1}')
 echo "same key twice:     $(echo "$again" | head -1 | cut -d' ' -f2), Location $( [ "$(echo "$again" | grep -i '^location:' | awk '{ print $2 }')" = "$first" ] && echo same || echo DIFFERENT), $(echo "$again" | grep -i '^idempotent-replayed:' | tr -d '\n') (one job)"
 echo "same key, new body: $(idem '{"order": 2}' | head -1 | cut -d' ' -f2) (the key belongs to the first request)"
-for i in $(seq 4); do curl -s -o /dev/null -X POST "$gw/delay/500"; done  # the 4 workers are busy
+# More slow jobs than the 8 workers scaling allows, so the next job has to wait in the queue.
+for i in $(seq 12); do curl -s -o /dev/null -X POST "$gw/delay/600"; done
 waiting=$(curl -s -D - -o /dev/null -X POST "$gw/delay/0" | tr -d '\r' | grep -i '^location:' | awk '{ print $2 }')
 echo "DELETE a queued job: $(curl -s -X DELETE -w ' %{http_code}' "$gw$waiting" | grep -o '"status":"[a-z]*"\| [0-9]*$' | tr -d '\n') (it never runs)"
 doomed=$(curl -s -D - -o /dev/null -X POST "$gw/status/502" | tr -d '\r' | grep -i '^location:' | awk '{ print $2 }')

@@ -31,7 +31,7 @@ constexpr std::uint64_t max_millis = max_seconds * 1000;
 // The offending value as JSON, cut short so a huge object does not flood the message.
 inline std::string describe(const json& value) {
     std::string text = value.dump();
-    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    if (text.size() > 60) text.replace(57, std::string::npos, "...");  // in place: no -Warray-bounds at -O3
     return text;
 }
 
