@@ -133,6 +133,14 @@ int main(int argc, char** argv) {
         asio::co_spawn(io, ante::warn_unless_noeviction(redis), asio::detached);
     }
     const bool serves_clients = config.role != ante::Role::worker;
+    const auto& redis = config.backend.redis;
+    spdlog::info("role {}, jobs {}", config.role == ante::Role::gateway  ? "gateway (queues jobs, runs none)"
+                                     : config.role == ante::Role::worker ? "worker (runs jobs, serves no clients)"
+                                                                         : "both",
+                 config.backend.type == ante::BackendConfig::Type::redis
+                     ? "on Redis at " + redis.server.host + ":" + std::to_string(redis.server.port) + ", prefix {" +
+                           redis.prefix + "}"
+                     : std::string("in memory (lost on exit)"));
     if (config.role == ante::Role::gateway) {  // jobs are run by worker processes on the same backend
         config.gateway.async.workers = 0;
         config.gateway.async.scaling.enabled = false;
