@@ -49,6 +49,21 @@ local function held(id, token)
   if not deadline or tonumber(deadline) <= now then return false end
   return redis.call('HGET', job_key(id), 't') == token
 end
+-- Ends the lease when it is held: the job is then the caller's to place.
+local function take_lease(id, token)
+  if not held(id, token) then return false end
+  redis.call('ZREM', LEASED, id)
+  return true
+end
+-- Visible now, or after `delay` ms.
+local function schedule(id, delay)
+  if delay > 0 then
+    redis.call('ZADD', DELAYED, now + delay, id)
+    redis.call('HSET', job_key(id), 's', 'delayed', 't', 0)
+  else
+    make_ready(id)
+  end
+end
 local function promote()
   local n = 0
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', DELAYED, '-inf', now, 'LIMIT', 0, 1000)) do
@@ -92,12 +107,7 @@ if live() >= tonumber(ARGV[11]) or count('bytes') + #request > tonumber(ARGV[12]
 if redis.call('EXISTS', job_key(id)) == 1 then return answer('conflict') end
 redis.call('HSET', job_key(id), 'r', ARGV[5], 'c', ARGV[6], 'q', request, 'e', ARGV[8], 'x', ARGV[9], 'a', 0, 't', 0)
 redis.call('HINCRBY', COUNTS, 'bytes', #request)
-if delay > 0 then
-  redis.call('ZADD', DELAYED, now + delay, id)
-  redis.call('HSET', job_key(id), 's', 'delayed')
-else
-  make_ready(id)
-end
+schedule(id, delay)
 return answer('ok')
 )");
     return s;
@@ -132,8 +142,7 @@ return answer(1)
 const RedisScript& ack() {
     static const RedisScript s = script(R"(
 local id = ARGV[4]
-if not held(id, ARGV[5]) then return answer(0) end
-redis.call('ZREM', LEASED, id)
+if not take_lease(id, ARGV[5]) then return answer(0) end
 redis.call('HINCRBY', COUNTS, 'bytes', -size(id))
 redis.call('DEL', job_key(id))
 return answer(1)
@@ -143,16 +152,10 @@ return answer(1)
 
 const RedisScript& release() {
     static const RedisScript s = script(R"(
-local id, delay = ARGV[4], tonumber(ARGV[6])
-if not held(id, ARGV[5]) then return answer(0) end
-redis.call('ZREM', LEASED, id)
+local id = ARGV[4]
+if not take_lease(id, ARGV[5]) then return answer(0) end
 if ARGV[7] == '1' then redis.call('HINCRBY', job_key(id), 'a', -1) end
-if delay > 0 then
-  redis.call('ZADD', DELAYED, now + delay, id)
-  redis.call('HSET', job_key(id), 's', 'delayed', 't', 0)
-else
-  make_ready(id)
-end
+schedule(id, tonumber(ARGV[6]))
 return answer(1)
 )");
     return s;
@@ -161,8 +164,7 @@ return answer(1)
 const RedisScript& bury() {
     static const RedisScript s = script(R"(
 local id = ARGV[4]
-if not held(id, ARGV[5]) then return answer(0) end
-redis.call('ZREM', LEASED, id)
+if not take_lease(id, ARGV[5]) then return answer(0) end
 local n = size(id)
 redis.call('HINCRBY', COUNTS, 'bytes', -n)
 redis.call('HINCRBY', COUNTS, 'dead_bytes', n)
